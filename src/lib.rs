@@ -1,0 +1,2 @@
+//! mailroom: a mail server for AI agents.
+pub mod mail;
