@@ -131,7 +131,10 @@ impl Default for Config {
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { cert: PathBuf::from("certs/cert.pem"), key: PathBuf::from("certs/key.pem") }
+        TlsConfig {
+            cert: PathBuf::from("certs/cert.pem"),
+            key: PathBuf::from("certs/key.pem"),
+        }
     }
 }
 
@@ -191,7 +194,11 @@ impl Default for AuthConfig {
 
 impl Default for PublicConfig {
     fn default() -> Self {
-        PublicConfig { host: None, imap_port: 993, smtp_port: 587 }
+        PublicConfig {
+            host: None,
+            imap_port: 993,
+            smtp_port: 587,
+        }
     }
 }
 
@@ -231,10 +238,10 @@ impl Config {
         if let Some(dir) = std::env::var_os("MAILROOM_DATA_DIR") {
             self.data_dir = PathBuf::from(dir);
         }
-        if let Ok(token) = std::env::var("MAILROOM_ADMIN_TOKEN") {
-            if !token.is_empty() {
-                self.admin_token = Some(token);
-            }
+        if let Ok(token) = std::env::var("MAILROOM_ADMIN_TOKEN")
+            && !token.is_empty()
+        {
+            self.admin_token = Some(token);
         }
     }
 
@@ -271,7 +278,10 @@ impl Config {
             }
         }
         if self.smtp.max_message_size < 1024 || self.smtp.max_message_size > 1 << 30 {
-            return Err(err("smtp.max_message_size", "must be between 1024 and 1073741824 bytes".into()));
+            return Err(err(
+                "smtp.max_message_size",
+                "must be between 1024 and 1073741824 bytes".into(),
+            ));
         }
         if self.smtp.max_recipients == 0 {
             return Err(err("smtp.max_recipients", "must be at least 1".into()));
@@ -288,10 +298,10 @@ impl Config {
         {
             return Err(err("auth", "argon2 parameters out of range".into()));
         }
-        if let Some(token) = &self.admin_token {
-            if token.len() < 16 {
-                return Err(err("admin_token", "must be at least 16 characters".into()));
-            }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return Err(err("admin_token", "must be at least 16 characters".into()));
         }
         Ok(())
     }

@@ -74,7 +74,10 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(path, e))?;
     if certs.is_empty() {
-        return Err(TlsError::File { path: path.display().to_string(), reason: "no certificate in PEM file".into() });
+        return Err(TlsError::File {
+            path: path.display().to_string(),
+            reason: "no certificate in PEM file".into(),
+        });
     }
     Ok(certs)
 }
@@ -83,11 +86,17 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
     rustls_pemfile::private_key(&mut BufReader::new(file))
         .map_err(|e| file_error(path, e))?
-        .ok_or_else(|| TlsError::File { path: path.display().to_string(), reason: "no private key in PEM file".into() })
+        .ok_or_else(|| TlsError::File {
+            path: path.display().to_string(),
+            reason: "no private key in PEM file".into(),
+        })
 }
 
 fn file_error(path: &Path, e: impl std::fmt::Display) -> TlsError {
-    TlsError::File { path: path.display().to_string(), reason: e.to_string() }
+    TlsError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 #[cfg(test)]

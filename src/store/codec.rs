@@ -20,7 +20,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
         Some((&VALUE_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(format!("undecodable record: {e}")))
         }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("record version {v} is unknown to this binary"))),
+        Some((v, _)) => Err(StoreError::Corrupt(format!(
+            "record version {v} is unknown to this binary"
+        ))),
         None => Err(StoreError::Corrupt("empty record".into())),
     }
 }

@@ -24,7 +24,10 @@ impl GroupCommit {
     pub fn new(db: sled::Db) -> GroupCommit {
         GroupCommit {
             db,
-            state: Mutex::new(State { issued: 0, flushing: false }),
+            state: Mutex::new(State {
+                issued: 0,
+                flushing: false,
+            }),
             done: watch::Sender::new(0),
             flushes: AtomicU64::new(0),
         }
@@ -111,6 +114,6 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         let used = t.store.flush_count() - before;
-        assert!(used >= 1 && used < 64, "64 writers used {used} flushes");
+        assert!((1..64).contains(&used), "64 writers used {used} flushes");
     }
 }

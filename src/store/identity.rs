@@ -38,7 +38,10 @@ impl Store {
         let t = self.trees();
         (&t.tenants, &t.workspaces, &t.api_keys, &t.key_index).transaction(|(tenants, workspaces, keys, index)| {
             tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
-            workspaces.insert(key(&[tenant.id.as_bytes(), workspace.id.as_bytes()]), encode(&workspace))?;
+            workspaces.insert(
+                key(&[tenant.id.as_bytes(), workspace.id.as_bytes()]),
+                encode(&workspace),
+            )?;
             insert_key(keys, index, &api_key, &new_key.hash)?;
             Ok::<_, Abort<StoreError>>(())
         })?;
@@ -92,7 +95,12 @@ impl Store {
 
     /// The tenant's workspaces in creation order.
     pub fn workspaces(&self, tenant_id: Uuid) -> Result<Vec<Workspace>> {
-        self.trees().workspaces.scan_prefix(tenant_id.as_bytes()).values().map(|v| decode(&v?)).collect()
+        self.trees()
+            .workspaces
+            .scan_prefix(tenant_id.as_bytes())
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
     }
 
     pub fn default_workspace(&self, tenant_id: Uuid) -> Result<Option<Workspace>> {

@@ -24,15 +24,20 @@ pub struct CreateInbox {
 
 #[derive(Debug)]
 pub enum InboxCreated {
-    Created { inbox: Inbox, api_key: ApiKey },
+    Created {
+        inbox: Inbox,
+        api_key: ApiKey,
+    },
     /// This tenant already has it: the create is idempotent.
     Existed(Inbox),
     /// Another tenant has the address (and every fallback, when allowed).
-    Taken { attempted: String },
+    Taken {
+        attempted: String,
+    },
 }
 
 enum Attempt {
-    Done(InboxCreated),
+    Done(Box<InboxCreated>),
     TakenByOther,
 }
 
@@ -46,12 +51,16 @@ impl Store {
     pub fn create_inbox(&self, req: &CreateInbox) -> Result<InboxCreated> {
         let mut attempted = req.username.clone();
         let candidates = std::iter::once(req.username.clone())
-            .chain((1..=99).map(|n| format!("{}{n}", req.username)).filter(|_| req.fallback))
+            .chain(
+                (1..=99)
+                    .map(|n| format!("{}{n}", req.username))
+                    .filter(|_| req.fallback),
+            )
             .filter(|u| u.len() <= MAX_USERNAME);
         for username in candidates {
             attempted = username.clone();
             match self.try_create_inbox(req, &username)? {
-                Attempt::Done(outcome) => return Ok(outcome),
+                Attempt::Done(outcome) => return Ok(*outcome),
                 Attempt::TakenByOther => continue,
             }
         }
@@ -94,43 +103,59 @@ impl Store {
             &t.api_keys,
             &t.key_index,
         );
-        let attempt = trees.transaction(|(addresses, inboxes, tenants, tenant_inboxes, states, mailboxes, names, keys, index)| {
-            if let Some(owner) = addresses.get(address.as_bytes())? {
-                let existing: Inbox = match inboxes.get(&owner)? {
+        let attempt = trees.transaction(
+            |(addresses, inboxes, tenants, tenant_inboxes, states, mailboxes, names, keys, index)| {
+                if let Some(owner) = addresses.get(address.as_bytes())? {
+                    let existing: Inbox = match inboxes.get(&owner)? {
+                        Some(v) => decode(&v).map_err(Abort::Abort)?,
+                        None => {
+                            return Err(Abort::Abort(StoreError::Corrupt(format!(
+                                "address {address} has no inbox"
+                            ))));
+                        }
+                    };
+                    return Ok(if existing.tenant_id == req.tenant_id {
+                        Attempt::Done(Box::new(InboxCreated::Existed(existing)))
+                    } else {
+                        Attempt::TakenByOther
+                    });
+                }
+                let mut tenant: Tenant = match tenants.get(req.tenant_id.as_bytes())? {
                     Some(v) => decode(&v).map_err(Abort::Abort)?,
-                    None => return Err(Abort::Abort(StoreError::Corrupt(format!("address {address} has no inbox")))),
+                    None => return Err(Abort::Abort(StoreError::NotFound)),
                 };
-                return Ok(if existing.tenant_id == req.tenant_id {
-                    Attempt::Done(InboxCreated::Existed(existing))
-                } else {
-                    Attempt::TakenByOther
-                });
-            }
-            let mut tenant: Tenant = match tenants.get(req.tenant_id.as_bytes())? {
-                Some(v) => decode(&v).map_err(Abort::Abort)?,
-                None => return Err(Abort::Abort(StoreError::NotFound)),
-            };
-            if tenant.max_inboxes.is_some_and(|max| tenant.inbox_count >= max) {
-                return Err(Abort::Abort(StoreError::Limit(format!(
-                    "the tenant's limit of {} inboxes is reached",
-                    tenant.max_inboxes.unwrap_or(0)
-                ))));
-            }
-            tenant.inbox_count += 1;
-            tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
-            addresses.insert(address.as_bytes(), inbox.id.as_bytes())?;
-            inboxes.insert(inbox.id.as_bytes(), encode(&inbox))?;
-            tenant_inboxes.insert(key(&[req.tenant_id.as_bytes(), inbox.id.as_bytes()]), req.workspace_id.as_bytes())?;
-            let mut state = InboxState { modseq: 0, next_mailbox_id: 1, last_uidvalidity: 0 };
-            for (role, name) in Role::DEFAULTS {
-                let mailbox = new_mailbox(&mut state, name, Some(role), true);
-                mailboxes.insert(key(&[inbox.id.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&mailbox))?;
-                names.insert(key(&[inbox.id.as_bytes(), name.as_bytes()]), &mailbox.id.to_be_bytes())?;
-            }
-            states.insert(inbox.id.as_bytes(), encode(&state))?;
-            insert_key(keys, index, &api_key, &req.key.hash)?;
-            Ok(Attempt::Done(InboxCreated::Created { inbox: inbox.clone(), api_key: api_key.clone() }))
-        })?;
+                if tenant.max_inboxes.is_some_and(|max| tenant.inbox_count >= max) {
+                    return Err(Abort::Abort(StoreError::Limit(format!(
+                        "the tenant's limit of {} inboxes is reached",
+                        tenant.max_inboxes.unwrap_or(0)
+                    ))));
+                }
+                tenant.inbox_count += 1;
+                tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
+                addresses.insert(address.as_bytes(), inbox.id.as_bytes())?;
+                inboxes.insert(inbox.id.as_bytes(), encode(&inbox))?;
+                tenant_inboxes.insert(
+                    key(&[req.tenant_id.as_bytes(), inbox.id.as_bytes()]),
+                    req.workspace_id.as_bytes(),
+                )?;
+                let mut state = InboxState {
+                    modseq: 0,
+                    next_mailbox_id: 1,
+                    last_uidvalidity: 0,
+                };
+                for (role, name) in Role::DEFAULTS {
+                    let mailbox = new_mailbox(&mut state, name, Some(role), true);
+                    mailboxes.insert(key(&[inbox.id.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&mailbox))?;
+                    names.insert(key(&[inbox.id.as_bytes(), name.as_bytes()]), &mailbox.id.to_be_bytes())?;
+                }
+                states.insert(inbox.id.as_bytes(), encode(&state))?;
+                insert_key(keys, index, &api_key, &req.key.hash)?;
+                Ok(Attempt::Done(Box::new(InboxCreated::Created {
+                    inbox: inbox.clone(),
+                    api_key: api_key.clone(),
+                })))
+            },
+        )?;
         Ok(attempt)
     }
 
@@ -266,7 +291,11 @@ mod tests {
     use crate::store::testutil::temp_store;
 
     fn key_for(n: u8) -> NewKey {
-        NewKey { hash: [n; 32], prefix: format!("ak_{n}"), name: None }
+        NewKey {
+            hash: [n; 32],
+            prefix: format!("ak_{n}"),
+            name: None,
+        }
     }
 
     fn request(tenant: &Tenant, ws: Uuid, username: &str, n: u8) -> CreateInbox {
@@ -294,7 +323,10 @@ mod tests {
             panic!("first create must create")
         };
         assert_eq!(s.mailboxes(inbox.id).unwrap().len(), 6);
-        assert!(matches!(s.create_inbox(&request(&a, wa, "scout", 2)).unwrap(), InboxCreated::Existed(_)));
+        assert!(matches!(
+            s.create_inbox(&request(&a, wa, "scout", 2)).unwrap(),
+            InboxCreated::Existed(_)
+        ));
         let InboxCreated::Created { inbox: other, .. } = s.create_inbox(&request(&b, wb, "scout", 3)).unwrap() else {
             panic!("other tenant falls back")
         };

@@ -83,7 +83,12 @@ fn validate_name(name: &str) -> Result<(), MailboxError> {
 impl Store {
     /// All mailboxes of the inbox, in id (creation) order.
     pub fn mailboxes(&self, inbox: Uuid) -> Result<Vec<Mailbox>> {
-        self.trees().mailboxes.scan_prefix(inbox.as_bytes()).values().map(|v| decode(&v?)).collect()
+        self.trees()
+            .mailboxes
+            .scan_prefix(inbox.as_bytes())
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
     }
 
     pub fn mailbox(&self, inbox: Uuid, id: u32) -> Result<Option<Mailbox>> {
@@ -215,7 +220,10 @@ impl Store {
                     renamed.highest_modseq =
                         log_change(&mut state, changes, inbox, mailbox.id, 0, ChangeKind::MailboxRenamed)?;
                     names.remove(key(&[inbox.as_bytes(), mailbox.name.as_bytes()]))?;
-                    names.insert(key(&[inbox.as_bytes(), renamed.name.as_bytes()]), &mailbox.id.to_be_bytes())?;
+                    names.insert(
+                        key(&[inbox.as_bytes(), renamed.name.as_bytes()]),
+                        &mailbox.id.to_be_bytes(),
+                    )?;
                     mailboxes.insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&renamed))?;
                 }
                 write_state(states, inbox, &state)?;
@@ -260,7 +268,10 @@ impl Store {
 
 /// "a/b/c" -> ["a", "a/b", "a/b/c"].
 fn hierarchy_prefixes(name: &str) -> Vec<&str> {
-    name.match_indices(SEPARATOR).map(|(i, _)| &name[..i]).chain(std::iter::once(name)).collect()
+    name.match_indices(SEPARATOR)
+        .map(|(i, _)| &name[..i])
+        .chain(std::iter::once(name))
+        .collect()
 }
 
 pub(super) fn read_state<E: From<StoreError>>(states: &TransactionalTree, inbox: Uuid) -> Result<InboxState, Abort<E>> {

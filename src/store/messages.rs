@@ -39,6 +39,10 @@ pub enum FlagOp {
     Replace,
 }
 
+/// What STORE did: each existing message as it is now with whether it changed,
+/// and the UIDs left alone because they changed after UNCHANGEDSINCE.
+pub type FlagsStored = (Vec<(MessageRecord, bool)>, Vec<u32>);
+
 type TxResult<T> = std::result::Result<T, Abort<StoreError>>;
 
 impl Store {
@@ -57,7 +61,15 @@ impl Store {
         let blob: [u8; 32] = Sha256::digest(message.raw).into();
         let email_id = Uuid::now_v7();
         let t = self.trees();
-        let trees = (&t.messages, &t.mailboxes, &t.inbox_state, &t.changes, &t.blob_refs, &t.blobs, &t.summaries);
+        let trees = (
+            &t.messages,
+            &t.mailboxes,
+            &t.inbox_state,
+            &t.changes,
+            &t.blob_refs,
+            &t.blobs,
+            &t.summaries,
+        );
         let delivered = trees.transaction(|(messages, mailboxes, states, changes, refs, blobs, summaries)| {
             add_blob_refs(refs, blobs, summaries, &blob, targets.len() as u64, message)?;
             let mut out = Vec::with_capacity(targets.len());
@@ -104,17 +116,31 @@ impl Store {
     /// The UIDs in a mailbox, ascending.
     pub fn message_uids(&self, inbox: Uuid, mailbox: u32) -> Result<Vec<u32>> {
         let prefix = key(&[inbox.as_bytes(), &mailbox.to_be_bytes()]);
-        self.trees().messages.scan_prefix(prefix).keys().map(|k| u32_from(&k?[20..])).collect()
+        self.trees()
+            .messages
+            .scan_prefix(prefix)
+            .keys()
+            .map(|k| u32_from(&k?[20..]))
+            .collect()
     }
 
     /// Every message record of a mailbox, by ascending UID.
     pub fn messages(&self, inbox: Uuid, mailbox: u32) -> Result<Vec<MessageRecord>> {
         let prefix = key(&[inbox.as_bytes(), &mailbox.to_be_bytes()]);
-        self.trees().messages.scan_prefix(prefix).values().map(|v| decode(&v?)).collect()
+        self.trees()
+            .messages
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
     }
 
     pub fn message(&self, inbox: Uuid, mailbox: u32, uid: u32) -> Result<Option<MessageRecord>> {
-        self.trees().messages.get(message_key(inbox, mailbox, uid))?.map(|v| decode(&v)).transpose()
+        self.trees()
+            .messages
+            .get(message_key(inbox, mailbox, uid))?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     /// The raw RFC 5322 bytes of a message.
@@ -138,7 +164,7 @@ impl Store {
         op: FlagOp,
         flags: &Flags,
         unchanged_since: Option<u64>,
-    ) -> Result<(Vec<(MessageRecord, bool)>, Vec<u32>)> {
+    ) -> Result<FlagsStored> {
         let t = self.trees();
         let result = (&t.messages, &t.mailboxes, &t.inbox_state, &t.changes).transaction(
             |(messages, mailboxes, states, changes)| {
@@ -215,7 +241,9 @@ impl Store {
             let mut target = read_mailbox(mailboxes, inbox, to)?;
             let mut pairs = Vec::with_capacity(uids.len());
             for &uid in uids {
-                let Some(v) = messages.get(message_key(inbox, from, uid))? else { continue };
+                let Some(v) = messages.get(message_key(inbox, from, uid))? else {
+                    continue;
+                };
                 let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
                 record.uid = target.uidnext;
                 target.uidnext += 1;
@@ -235,12 +263,26 @@ impl Store {
 
     /// Removes messages by UID, logging each as expunged; with `only_deleted`, a
     /// message that lost its \Deleted flag meanwhile stays.
-    pub(super) fn remove_messages(&self, inbox: Uuid, mailbox: u32, uids: &[u32], only_deleted: bool) -> Result<Vec<u32>> {
+    pub(super) fn remove_messages(
+        &self,
+        inbox: Uuid,
+        mailbox: u32,
+        uids: &[u32],
+        only_deleted: bool,
+    ) -> Result<Vec<u32>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let t = self.trees();
-        let trees = (&t.messages, &t.mailboxes, &t.inbox_state, &t.changes, &t.blob_refs, &t.blobs, &t.summaries);
+        let trees = (
+            &t.messages,
+            &t.mailboxes,
+            &t.inbox_state,
+            &t.changes,
+            &t.blob_refs,
+            &t.blobs,
+            &t.summaries,
+        );
         let removed = trees.transaction(|(messages, mailboxes, states, changes, refs, blobs, summaries)| {
             let mut state = read_state(states, inbox)?;
             let mut mb = read_mailbox(mailboxes, inbox, mailbox)?;
@@ -341,7 +383,8 @@ fn apply_flags(current: &Flags, op: FlagOp, change: &Flags) -> Flags {
         }
         FlagOp::Remove => {
             out.system &= !change.system;
-            out.keywords.retain(|have| !change.keywords.iter().any(|k| k.eq_ignore_ascii_case(have)));
+            out.keywords
+                .retain(|have| !change.keywords.iter().any(|k| k.eq_ignore_ascii_case(have)));
         }
     }
     out
@@ -400,7 +443,11 @@ mod tests {
     use crate::store::{CreateInbox, InboxCreated, NewKey};
 
     fn make_inbox(store: &Store, name: &str) -> Inbox {
-        let key = NewKey { hash: Sha256::digest(name).into(), prefix: "tk_".into(), name: None };
+        let key = NewKey {
+            hash: Sha256::digest(name).into(),
+            prefix: "tk_".into(),
+            name: None,
+        };
         let (tenant, _) = store.create_tenant(name, None, &key).unwrap();
         let ws = store.default_workspace(tenant.id).unwrap().unwrap();
         let req = CreateInbox {
@@ -410,7 +457,11 @@ mod tests {
             domain: "example.test".into(),
             display_name: None,
             password_hash: "x".into(),
-            key: NewKey { hash: Sha256::digest(format!("ak{name}")).into(), prefix: "ak_".into(), name: None },
+            key: NewKey {
+                hash: Sha256::digest(format!("ak{name}")).into(),
+                prefix: "ak_".into(),
+                name: None,
+            },
             fallback: false,
         };
         match store.create_inbox(&req).unwrap() {
@@ -420,7 +471,11 @@ mod tests {
     }
 
     fn msg(raw: &[u8]) -> NewMessage<'_> {
-        NewMessage { raw, summary: b"s", internal_date: 1 }
+        NewMessage {
+            raw,
+            summary: b"s",
+            internal_date: 1,
+        }
     }
 
     #[tokio::test]
@@ -433,18 +488,34 @@ mod tests {
         let inbox_b = s.mailbox_by_name(b.id, "inbox").unwrap().unwrap();
         let raw = b"Subject: hi\r\n\r\nbody\r\n";
         let got = s
-            .deliver(msg(raw), &[(a.id, inbox_a.id, Flags::default()), (b.id, inbox_b.id, Flags::default())])
+            .deliver(
+                msg(raw),
+                &[
+                    (a.id, inbox_a.id, Flags::default()),
+                    (b.id, inbox_b.id, Flags::default()),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].uid, got[1].uid), (1, 1));
-        let second = s.deliver(msg(b"other\r\n"), &[(a.id, inbox_a.id, Flags::default())]).await.unwrap();
+        let second = s
+            .deliver(msg(b"other\r\n"), &[(a.id, inbox_a.id, Flags::default())])
+            .await
+            .unwrap();
         assert_eq!(second[0].uid, 2);
         let rec = s.message(a.id, inbox_a.id, 1).unwrap().unwrap();
         assert_eq!(s.raw_message(&rec.blob).unwrap().unwrap(), raw);
 
         let (changed, _) = s
-            .store_flags(a.id, inbox_a.id, &[1, 2, 99], FlagOp::Add, &Flags::with(flag::DELETED | flag::SEEN), None)
+            .store_flags(
+                a.id,
+                inbox_a.id,
+                &[1, 2, 99],
+                FlagOp::Add,
+                &Flags::with(flag::DELETED | flag::SEEN),
+                None,
+            )
             .unwrap();
         assert_eq!(changed.len(), 2);
         let mb = s.mailbox(a.id, inbox_a.id).unwrap().unwrap();
@@ -468,7 +539,10 @@ mod tests {
 
         s.delete_inbox(a.id).unwrap();
         s.delete_inbox(b.id).unwrap();
-        assert!(s.raw_message(&rec.blob).unwrap().is_none(), "last reference frees the blob");
+        assert!(
+            s.raw_message(&rec.blob).unwrap().is_none(),
+            "last reference frees the blob"
+        );
     }
 
     #[tokio::test]
@@ -477,8 +551,12 @@ mod tests {
         let s = &t.store;
         let a = make_inbox(s, "carol");
         let mb = s.mailbox_by_name(a.id, "INBOX").unwrap().unwrap();
-        s.deliver(msg(b"x\r\n"), &[(a.id, mb.id, Flags::default())]).await.unwrap();
-        let (_, modified) = s.store_flags(a.id, mb.id, &[1], FlagOp::Add, &Flags::with(flag::SEEN), Some(0)).unwrap();
+        s.deliver(msg(b"x\r\n"), &[(a.id, mb.id, Flags::default())])
+            .await
+            .unwrap();
+        let (_, modified) = s
+            .store_flags(a.id, mb.id, &[1], FlagOp::Add, &Flags::with(flag::SEEN), Some(0))
+            .unwrap();
         assert_eq!(modified, vec![1]);
     }
 
@@ -493,14 +571,19 @@ mod tests {
         assert!(s.mailbox_by_name(a.id, "Work/2026/Q4").unwrap().is_some());
         assert!(s.mailbox_by_name(a.id, "Projects").unwrap().is_none());
         let inbox = s.mailbox_by_name(a.id, "INBOX").unwrap().unwrap();
-        s.deliver(msg(b"y\r\n"), &[(a.id, inbox.id, Flags::default())]).await.unwrap();
+        s.deliver(msg(b"y\r\n"), &[(a.id, inbox.id, Flags::default())])
+            .await
+            .unwrap();
         s.rename_mailbox(a.id, "INBOX", "Old").unwrap();
         assert!(s.message_uids(a.id, inbox.id).unwrap().is_empty());
         let old = s.mailbox_by_name(a.id, "Old").unwrap().unwrap();
         assert_eq!(s.message_uids(a.id, old.id).unwrap().len(), 1);
         assert!(matches!(s.create_mailbox(a.id, "Old"), Err(MailboxErr::AlreadyExists)));
         s.delete_mailbox(a.id, "Old").unwrap();
-        assert!(matches!(s.delete_mailbox(a.id, "INBOX"), Err(MailboxErr::InboxIsPermanent)));
+        assert!(matches!(
+            s.delete_mailbox(a.id, "INBOX"),
+            Err(MailboxErr::InboxIsPermanent)
+        ));
     }
 
     use crate::store::MailboxError as MailboxErr;

@@ -17,7 +17,7 @@ pub mod model;
 pub use identity::NewKey;
 pub use inboxes::{CreateInbox, InboxCreated};
 pub use mailboxes::MailboxError;
-pub use messages::{Delivered, FlagOp, NewMessage};
+pub use messages::{Delivered, FlagOp, FlagsStored, NewMessage};
 pub use model::*;
 
 use durability::GroupCommit;
@@ -128,7 +128,9 @@ impl Store {
         };
         check_schema(&trees.meta, dir)?;
         let commit = GroupCommit::new(db.clone());
-        Ok(Store { inner: Arc::new(Inner { db, trees, commit }) })
+        Ok(Store {
+            inner: Arc::new(Inner { db, trees, commit }),
+        })
     }
 
     fn trees(&self) -> &Trees {
@@ -208,7 +210,10 @@ pub(crate) mod testutil {
 
     pub fn temp_store() -> TempStore {
         let dir = std::env::temp_dir().join(format!("mailroom-store-{}", uuid::Uuid::new_v4()));
-        TempStore { store: Store::open(&dir, 4).unwrap(), dir }
+        TempStore {
+            store: Store::open(&dir, 4).unwrap(),
+            dir,
+        }
     }
 }
 

@@ -183,7 +183,10 @@ impl Flags {
     }
 
     pub fn with(system: u8) -> Flags {
-        Flags { system, keywords: Vec::new() }
+        Flags {
+            system,
+            keywords: Vec::new(),
+        }
     }
 }
 

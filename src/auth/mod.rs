@@ -1,0 +1,186 @@
+//! Authentication: API keys and their scopes, inbox passwords, the login verify
+//! cache, failed-login throttling and the per-key rate limit. Front ends call
+//! [`Auth`]; nothing here logs a secret.
+
+pub mod cache;
+pub mod keys;
+pub mod password;
+pub mod ratelimit;
+pub mod throttle;
+
+use crate::store::{ApiKey, Inbox, Store, StoreError};
+use cache::VerifyCache;
+use password::PasswordHasherConfig;
+use ratelimit::{RateDecision, RateLimiter};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use throttle::{LoginThrottle, Verdict};
+use uuid::Uuid;
+
+/// Who a request is.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// The operator's admin token: acts as an `sa_` key.
+    Admin,
+    Key(ApiKey),
+}
+
+impl Principal {
+    /// The id rate limits are counted under.
+    pub fn rate_key(&self) -> Uuid {
+        match self {
+            Principal::Admin => Uuid::nil(),
+            Principal::Key(k) => k.id,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user or wrong password: one answer for both.
+    #[error("authentication failed")]
+    Failed,
+    #[error("too many failed logins; try again later")]
+    Throttled,
+    #[error("authentication is unavailable")]
+    Unavailable,
+}
+
+pub struct Auth {
+    store: Store,
+    hasher: PasswordHasherConfig,
+    cache: VerifyCache,
+    throttle: LoginThrottle,
+    rate: RateLimiter,
+    admin_token_hash: [u8; 32],
+    default_domain: String,
+    /// Verified against for unknown users, so they cost the same time as known
+    /// ones; made on first use to keep start-up fast.
+    decoy_hash: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+impl Auth {
+    pub fn new(store: Store, config: &crate::config::Config, admin_token: &str) -> Result<Auth, String> {
+        let a = &config.auth;
+        let hasher = PasswordHasherConfig::new(a.argon2_memory_kib, a.argon2_iterations, a.argon2_lanes)?;
+        Ok(Auth {
+            store,
+            hasher,
+            cache: VerifyCache::new(Duration::from_secs(a.verify_cache_secs)),
+            throttle: LoginThrottle::default(),
+            rate: RateLimiter::new(config.api.rate_limit_per_second, config.api.rate_limit_burst),
+            admin_token_hash: keys::hash_key(admin_token),
+            default_domain: config.default_domain().to_string(),
+            decoy_hash: Default::default(),
+        })
+    }
+
+    /// Resolves a presented API key or admin token. `Ok(None)` for anything
+    /// malformed, unknown or revoked.
+    pub fn authenticate_key(&self, presented: &str) -> Result<Option<Principal>, StoreError> {
+        let hash = keys::hash_key(presented);
+        if bool::from(hash.ct_eq(&self.admin_token_hash)) {
+            return Ok(Some(Principal::Admin));
+        }
+        if keys::claimed_kind(presented).is_none() {
+            return Ok(None);
+        }
+        // The lookup is by SHA-256, so timing tells nothing about the key itself.
+        Ok(self.store.api_key_by_hash(&hash)?.map(Principal::Key))
+    }
+
+    pub fn check_rate(&self, principal: &Principal) -> RateDecision {
+        self.rate.check(principal.rate_key())
+    }
+
+    /// Hashes a password off the async threads.
+    pub async fn hash_password(&self, password: String) -> Result<String, String> {
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    /// Drops cached logins of an inbox (password rotated, inbox deleted).
+    pub fn forget_logins(&self, inbox: Uuid) {
+        self.cache.forget(inbox);
+    }
+
+    /// IMAP and SMTP login: `user` is an inbox address, or a bare username on the
+    /// default domain. Throttled per address and account; unknown users and wrong
+    /// passwords get the same answer after the same work.
+    pub async fn login(&self, user: &str, password: &str, ip: IpAddr) -> Result<Inbox, LoginError> {
+        let address = self.qualify(user);
+        let delay = match self.throttle.check(ip, &address) {
+            Verdict::Refuse => return Err(LoginError::Throttled),
+            Verdict::Proceed(delay) => delay,
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let inbox = self
+            .store
+            .inbox_by_address(&address)
+            .map_err(|_| LoginError::Unavailable)?;
+        if let Some(inbox) = &inbox
+            && self.cache.hit(inbox.id, &inbox.password_hash, password)
+        {
+            self.throttle.record_success(&address);
+            return Ok(inbox.clone());
+        }
+        let stored = inbox.as_ref().map(|i| i.password_hash.clone());
+        let hasher = self.hasher.clone();
+        let candidate = password.to_string();
+        let decoy = self.decoy_hash.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            let stored = stored.unwrap_or_else(|| {
+                decoy
+                    .get_or_init(|| hasher.hash(&password::generate_password()).unwrap_or_default())
+                    .clone()
+            });
+            hasher.verify(&stored, &candidate)
+        })
+        .await
+        .map_err(|_| LoginError::Unavailable)?;
+        match inbox {
+            Some(inbox) if verified => {
+                self.cache.remember(inbox.id, &inbox.password_hash, password);
+                self.throttle.record_success(&address);
+                Ok(inbox)
+            }
+            _ => {
+                self.throttle.record_failure(ip, &address);
+                Err(LoginError::Failed)
+            }
+        }
+    }
+
+    fn qualify(&self, user: &str) -> String {
+        if user.contains('@') {
+            user.to_ascii_lowercase()
+        } else {
+            format!("{}@{}", user.to_ascii_lowercase(), self.default_domain)
+        }
+    }
+}
+
+/// The admin token: from the config or environment, else read from (or first
+/// generated into) `data_dir/admin_token`, mode 0600. Logs where, never what.
+pub fn admin_token(configured: Option<&str>, data_dir: &Path) -> std::io::Result<String> {
+    if let Some(token) = configured {
+        return Ok(token.to_string());
+    }
+    let path = data_dir.join("admin_token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_string()),
+        _ => {
+            std::fs::create_dir_all(data_dir)?;
+            let token = format!("sa_{}", keys::random_base62(43));
+            crate::tls::write_private(&path, token.as_bytes())?;
+            tracing::info!(path = %path.display(), "generated the admin token; read it from this file");
+            Ok(token)
+        }
+    }
+}
