@@ -1,2 +1,3 @@
 //! mailroom: a mail server for AI agents.
+pub mod imap;
 pub mod mail;
