@@ -11,6 +11,8 @@ pub mod subject;
 pub mod summary;
 
 #[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
 mod tests;
 
 pub use address::Address;
