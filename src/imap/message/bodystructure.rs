@@ -58,8 +58,13 @@ fn part_structure(p: &Part, ext: bool) -> BodyStructure<'static> {
             }),
         };
     }
+    let mut parameter_list = params(&p.params);
+    // RFC 2045 5.2: text without a charset is us-ascii; say so, as Dovecot does.
+    if p.media_type == "text" && p.param("charset").is_none() {
+        parameter_list.insert(0, (istr("CHARSET"), istr("us-ascii")));
+    }
     let basic = BasicFields {
-        parameter_list: params(&p.params),
+        parameter_list,
         id: nstring(p.id.as_deref()),
         description: nstring(p.description.as_deref()),
         // RFC 2045 6.1: no Content-Transfer-Encoding means 7BIT.

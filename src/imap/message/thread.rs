@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use imap_codec::imap_types::core::{Vec1, Vec2};
-use imap_codec::imap_types::extensions::thread::Thread;
+use imap_codec::imap_types::extensions::thread::{Thread, ThreadingAlgorithm};
 
 use super::sort::{SortItem, ascii_casemap};
 
@@ -16,6 +16,17 @@ use super::sort::{SortItem, ascii_casemap};
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+}
+
+impl ThreadAlgorithm {
+    /// Our algorithm for a parsed THREAD command; `None` for ones we do not offer.
+    pub fn from_imap(a: &ThreadingAlgorithm<'_>) -> Option<Self> {
+        match a {
+            ThreadingAlgorithm::OrderedSubject => Some(Self::OrderedSubject),
+            ThreadingAlgorithm::References => Some(Self::References),
+            ThreadingAlgorithm::Other(_) => None,
+        }
+    }
 }
 
 /// Deepest nesting in the answer; deeper replies are listed as children of the node at
