@@ -65,6 +65,17 @@ pub fn matches(
     summary: &MessageSummary,
     raw: &[u8],
 ) -> bool {
+    matches_all(std::slice::from_ref(key), ctx, summary, raw)
+}
+
+/// Does the message match every key (the top level of a SEARCH command is an AND)?
+/// Decoded body text is computed at most once for all keys.
+pub fn matches_all(
+    keys: &[SearchKey<'_>],
+    ctx: &SearchContext<'_>,
+    summary: &MessageSummary,
+    raw: &[u8],
+) -> bool {
     let ev = Eval {
         ctx,
         summary,
@@ -72,7 +83,7 @@ pub fn matches(
         body_text: OnceCell::new(),
         header_text: OnceCell::new(),
     };
-    ev.eval(key, 0)
+    keys.iter().all(|k| ev.eval(k, 0))
 }
 
 /// Days since 1970-01-01 of a calendar date (proleptic Gregorian).
