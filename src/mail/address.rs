@@ -285,7 +285,8 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
                     }
                     i += 1;
                 }
-                let name = name.or_else(|| last_comment(toks.get(tail_start..i).unwrap_or_default()));
+                let name =
+                    name.or_else(|| last_comment(toks.get(tail_start..i).unwrap_or_default()));
                 let (local, domain) = addr_spec(spec);
                 if !local.is_empty() || !domain.is_empty() {
                     out.push(Address {
@@ -373,7 +374,12 @@ mod tests {
     fn simple_forms() {
         assert_eq!(
             parse_address_list(b"Terry Gray <gray@cac.washington.edu>"),
-            vec![a(Some("Terry Gray"), None, Some("gray"), Some("cac.washington.edu"))]
+            vec![a(
+                Some("Terry Gray"),
+                None,
+                Some("gray"),
+                Some("cac.washington.edu")
+            )]
         );
         assert_eq!(
             parse_address_list(b" imap@cac.washington.edu"),
@@ -388,7 +394,12 @@ mod tests {
         );
         assert_eq!(
             parse_address_list(b"John Q. Public <jqp@[10.0.0.1]>"),
-            vec![a(Some("John Q. Public"), None, Some("jqp"), Some("[10.0.0.1]"))]
+            vec![a(
+                Some("John Q. Public"),
+                None,
+                Some("jqp"),
+                Some("[10.0.0.1]")
+            )]
         );
     }
 
@@ -396,7 +407,12 @@ mod tests {
     fn encoded_words_stay_raw() {
         assert_eq!(
             parse_address_list(b"=?utf-8?q?J=C3=B6rg?= <j@x.de>"),
-            vec![a(Some("=?utf-8?q?J=C3=B6rg?="), None, Some("j"), Some("x.de"))]
+            vec![a(
+                Some("=?utf-8?q?J=C3=B6rg?="),
+                None,
+                Some("j"),
+                Some("x.de")
+            )]
         );
     }
 
@@ -404,7 +420,10 @@ mod tests {
     fn groups() {
         assert_eq!(
             parse_address_list(b"undisclosed-recipients:;"),
-            vec![a(None, None, Some("undisclosed-recipients"), None), a(None, None, None, None)]
+            vec![
+                a(None, None, Some("undisclosed-recipients"), None),
+                a(None, None, None, None)
+            ]
         );
         assert_eq!(
             parse_address_list(b"Friends: a@x.org, Bob <b@y.org>; , c@z.org"),
@@ -417,10 +436,7 @@ mod tests {
             ]
         );
         // Unterminated group is closed.
-        assert_eq!(
-            parse_address_list(b"G: a@x.org").len(),
-            3,
-        );
+        assert_eq!(parse_address_list(b"G: a@x.org").len(), 3,);
     }
 
     #[test]
@@ -451,6 +467,9 @@ mod tests {
         ] {
             let _ = parse_address_list(v);
         }
-        assert_eq!(parse_address_list(b"local"), vec![a(None, None, Some("local"), Some(""))]);
+        assert_eq!(
+            parse_address_list(b"local"),
+            vec![a(None, None, Some("local"), Some(""))]
+        );
     }
 }

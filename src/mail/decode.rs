@@ -184,23 +184,44 @@ mod tests {
     #[test]
     fn transfer_encodings() {
         let b64 = TransferEncoding::from_name(Some(" BASE64 "));
-        assert_eq!(decode_transfer(b"aGVs\r\nbG8=\r\n", b64).as_deref(), Some(&b"hello"[..]));
-        assert_eq!(decode_transfer(b"aGVsbG8", b64).as_deref(), Some(&b"hello"[..]));
-        assert_eq!(decode_transfer(b"!!aG Vs*bG8=junk", b64).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            decode_transfer(b"aGVs\r\nbG8=\r\n", b64).as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            decode_transfer(b"aGVsbG8", b64).as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            decode_transfer(b"!!aG Vs*bG8=junk", b64).as_deref(),
+            Some(&b"hello"[..])
+        );
         let qp = TransferEncoding::from_name(Some("quoted-printable"));
         assert_eq!(
             decode_transfer(b"caf=C3=A9 =\r\nok", qp).as_deref(),
             Some("café ok".as_bytes())
         );
-        assert_eq!(TransferEncoding::from_name(None), TransferEncoding::Identity);
-        assert_eq!(TransferEncoding::from_name(Some("8Bit")), TransferEncoding::Identity);
-        assert_eq!(decode_transfer(b"x", TransferEncoding::from_name(Some("x-uue"))), None);
+        assert_eq!(
+            TransferEncoding::from_name(None),
+            TransferEncoding::Identity
+        );
+        assert_eq!(
+            TransferEncoding::from_name(Some("8Bit")),
+            TransferEncoding::Identity
+        );
+        assert_eq!(
+            decode_transfer(b"x", TransferEncoding::from_name(Some("x-uue"))),
+            None
+        );
         assert_eq!(qp_lenient(b"a=ZZb=\nc=4"), b"a=ZZbc=4");
     }
 
     #[test]
     fn header_text() {
-        assert_eq!(decode_header_text(b" =?utf-8?q?J=C3=B6rg?=  says\r\n hi"), "Jörg says hi");
+        assert_eq!(
+            decode_header_text(b" =?utf-8?q?J=C3=B6rg?=  says\r\n hi"),
+            "Jörg says hi"
+        );
         assert_eq!(decode_header_text(b"=?iso-8859-1?b?Q2Fm6Q==?="), "Café");
         assert_eq!(decode_header_text("plain ü".as_bytes()), "plain ü");
         assert_eq!(decode_header_text(b""), "");
@@ -208,7 +229,10 @@ mod tests {
 
     #[test]
     fn ids_and_dates() {
-        assert_eq!(message_ids(b" <a@b> <c@d>\r\n <e@f>"), vec!["a@b", "c@d", "e@f"]);
+        assert_eq!(
+            message_ids(b" <a@b> <c@d>\r\n <e@f>"),
+            vec!["a@b", "c@d", "e@f"]
+        );
         assert_eq!(message_ids(b"<x@y>"), vec!["x@y"]);
         assert_eq!(message_ids(b""), Vec::<String>::new());
         assert_eq!(

@@ -229,8 +229,8 @@ fn parse_part(
         }
     } else if part.media_type == "message" && part.media_subtype == "rfc822" {
         part.lines = count_lines(part.body(raw));
-        let identity = TransferEncoding::from_name(part.encoding.as_deref())
-            == TransferEncoding::Identity;
+        let identity =
+            TransferEncoding::from_name(part.encoding.as_deref()) == TransferEncoding::Identity;
         if identity && may_descend {
             let inner = parse_message(raw, bs, end, depth + 1, budget);
             part.kind = PartKind::Message(Box::new(inner));

@@ -78,9 +78,15 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
 
 fn first_address(list: &[Address]) -> Option<FirstAddress> {
     let a = list.iter().find(|a| !a.is_group_marker())?;
-    let text = |v: &Option<Vec<u8>>| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned();
+    let text = |v: &Option<Vec<u8>>| {
+        String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned()
+    };
     Some(FirstAddress {
-        name: a.name.as_deref().map(decode_header_text).unwrap_or_default(),
+        name: a
+            .name
+            .as_deref()
+            .map(decode_header_text)
+            .unwrap_or_default(),
         mailbox: text(&a.mailbox),
         host: text(&a.host),
     })
@@ -119,7 +125,11 @@ fn preview(root: &Part, raw: &[u8]) -> String {
     let mut plain = None;
     let mut html = None;
     root.walk(&mut |p| {
-        if !p.is_text() || p.disposition.as_ref().is_some_and(|d| d.kind == "attachment") {
+        if !p.is_text()
+            || p.disposition
+                .as_ref()
+                .is_some_and(|d| d.kind == "attachment")
+        {
             return;
         }
         match p.media_subtype.as_str() {

@@ -202,9 +202,13 @@ impl Eval<'_> {
             SearchKey::On(d) => day_of(d).is_some_and(|d| internal_day() == d),
             SearchKey::Since(d) => day_of(d).is_some_and(|d| internal_day() >= d),
             // The Date header, in its own zone; a message without one does not match.
-            SearchKey::SentBefore(d) => matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s < d),
+            SearchKey::SentBefore(d) => {
+                matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s < d)
+            }
             SearchKey::SentOn(d) => matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s == d),
-            SearchKey::SentSince(d) => matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s >= d),
+            SearchKey::SentSince(d) => {
+                matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s >= d)
+            }
             SearchKey::Bcc(s) => self.header_has("Bcc", s),
             SearchKey::Cc(s) => self.header_has("Cc", s),
             SearchKey::From(s) => self.header_has("From", s),

@@ -88,12 +88,25 @@ fn binary_sections() {
     );
     assert_eq!(
         got,
-        vec!["%PDF-1.4\n", "9", "See attached.", "PDF", "NoSuchPart", "13"]
+        vec![
+            "%PDF-1.4\n",
+            "9",
+            "See attached.",
+            "PDF",
+            "NoSuchPart",
+            "13"
+        ]
     );
     let raw = b"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644\r\n";
-    assert_eq!(fetch_items(raw, "BINARY[1] BINARY.SIZE[1]"), vec!["UnknownCte", "UnknownCte"]);
+    assert_eq!(
+        fetch_items(raw, "BINARY[1] BINARY.SIZE[1]"),
+        vec!["UnknownCte", "UnknownCte"]
+    );
     // Non-multipart message: part 1 is the body (RFC 3501 6.4.5).
-    assert_eq!(fetch_items(SIMPLE, "BINARY[1]"), vec!["Shall we meet at noon?\r\nAlice\r\n"]);
+    assert_eq!(
+        fetch_items(SIMPLE, "BINARY[1]"),
+        vec!["Shall we meet at noon?\r\nAlice\r\n"]
+    );
 }
 
 // ----- SEARCH ---------------------------------------------------------------------------
@@ -261,7 +274,12 @@ fn search_text_keys() {
 
 fn msg(from: &str, to: &str, subject: &str, date: &str, extra: &str) -> MessageSummary {
     let mut raw = String::new();
-    for (name, value) in [("From", from), ("To", to), ("Subject", subject), ("Date", date)] {
+    for (name, value) in [
+        ("From", from),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", date),
+    ] {
         if !value.is_empty() {
             raw.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -293,13 +311,29 @@ fn sort_ids(criteria: &str, msgs: &[(MessageSummary, i64, u32)]) -> Vec<u32> {
 fn sort_keys() {
     let msgs = vec![
         (
-            msg("Zed <zed@a.org>", "bob@x.org", "Re: beta", "Mon, 3 Feb 2025 10:00:00 +0000", "Cc: m@c.org\r\n"),
+            msg(
+                "Zed <zed@a.org>",
+                "bob@x.org",
+                "Re: beta",
+                "Mon, 3 Feb 2025 10:00:00 +0000",
+                "Cc: m@c.org\r\n",
+            ),
             300,
             50,
         ),
-        (msg("alice@b.org", "Carl <carl@x.org>", "alpha", "", ""), 100, 10),
         (
-            msg("Bob <bob@c.org>", "", "[list] Beta", "Sun, 2 Feb 2025 10:00:00 +0000", "Cc: a@c.org\r\n"),
+            msg("alice@b.org", "Carl <carl@x.org>", "alpha", "", ""),
+            100,
+            10,
+        ),
+        (
+            msg(
+                "Bob <bob@c.org>",
+                "",
+                "[list] Beta",
+                "Sun, 2 Feb 2025 10:00:00 +0000",
+                "Cc: a@c.org\r\n",
+            ),
             200,
             30,
         ),
@@ -393,7 +427,10 @@ fn thread_references_rfc5256_shape() {
         t(7, "m7", "<m3> <m6> <m44>", "Re: topic", 6),
         t(96, "m96", "<m3> <m6> <m44> <m7>", "Re: topic", 7),
     ];
-    assert_eq!(thread_answer("REFERENCES", &msgs), "* THREAD (3 6 (4 23)(44 7 96))\r\n");
+    assert_eq!(
+        thread_answer("REFERENCES", &msgs),
+        "* THREAD (3 6 (4 23)(44 7 96))\r\n"
+    );
 }
 
 #[test]
@@ -404,7 +441,10 @@ fn thread_references_dummy_parent() {
         t(5, "m5", "<gone>", "Re: lost", 2),
         t(8, "m8", "", "other", 3),
     ];
-    assert_eq!(thread_answer("REFERENCES", &msgs), "* THREAD ((3)(5))(8)\r\n");
+    assert_eq!(
+        thread_answer("REFERENCES", &msgs),
+        "* THREAD ((3)(5))(8)\r\n"
+    );
 }
 
 #[test]
@@ -454,7 +494,11 @@ fn thread_deep_chain_is_bounded() {
     let n = 5000usize;
     let mut raws = Vec::new();
     for i in 0..n {
-        let refs = if i == 0 { String::new() } else { format!("References: <m{}>\r\n", i - 1) };
+        let refs = if i == 0 {
+            String::new()
+        } else {
+            format!("References: <m{}>\r\n", i - 1)
+        };
         raws.push(format!(
             "Message-ID: <m{i}>\r\n{refs}Subject: s{i}\r\nDate: 1 Jan 2025 10:00:00 +0000\r\n\r\n"
         ));

@@ -214,7 +214,10 @@ impl Forest {
 fn join(mut prefix: Vec<NonZeroU32>, mut answers: Vec<Thread>) -> Option<Thread> {
     if answers.len() == 1 {
         match answers.pop() {
-            Some(Thread::Members { prefix: p, answers: a }) => {
+            Some(Thread::Members {
+                prefix: p,
+                answers: a,
+            }) => {
                 prefix.extend(p.into_inner());
                 answers = a.map(|a| a.into_inner()).unwrap_or_default();
             }
@@ -236,7 +239,11 @@ fn join(mut prefix: Vec<NonZeroU32>, mut answers: Vec<Thread>) -> Option<Thread>
 /// is the parent of all the others; groups ordered by their first message's date.
 fn ordered_subject(items: &[SortItem<'_>]) -> Forest {
     let mut order: Vec<usize> = (0..items.len()).collect();
-    let subject = |i: usize| items.get(i).map_or("", |it| it.summary.base_subject.as_str());
+    let subject = |i: usize| {
+        items
+            .get(i)
+            .map_or("", |it| it.summary.base_subject.as_str())
+    };
     order.sort_by(|&a, &b| {
         ascii_casemap(subject(a), subject(b)).then(date_key(items, a).cmp(&date_key(items, b)))
     });
@@ -318,7 +325,9 @@ fn references(items: &[SortItem<'_>]) -> Forest {
     }
 
     // (2) The root set.
-    f.roots = (0..f.nodes.len()).filter(|&n| f.parent(n).is_none()).collect();
+    f.roots = (0..f.nodes.len())
+        .filter(|&n| f.parent(n).is_none())
+        .collect();
 
     // (3) Prune dummies.
     prune(&mut f);
@@ -440,10 +449,8 @@ fn merge_subjects(f: &mut Forest, items: &[SortItem<'_>]) {
             f.link(t, r);
         } else {
             let d = f.add(None);
-            if let Some(pos) = roots.iter().position(|&x| x == t) {
-                if let Some(slot) = roots.get_mut(pos) {
-                    *slot = d;
-                }
+            if let Some(slot) = roots.iter_mut().find(|x| **x == t) {
+                *slot = d;
             }
             f.link(d, t);
             f.link(d, r);
