@@ -123,11 +123,10 @@ fn lossy(v: Vec<u8>) -> String {
     String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Lines of a body: line ends, plus a final line without one.
+/// Lines of a body: its line ends (LF). As in Dovecot, a last line cut short by a
+/// boundary (whose CRLF belongs to the delimiter, RFC 2046 5.1.1) is not counted.
 pub(crate) fn count_lines(body: &[u8]) -> u32 {
-    let lf = body.iter().filter(|&&b| b == b'\n').count();
-    let partial = usize::from(!body.is_empty() && !body.ends_with(b"\n"));
-    u32_of(lf + partial)
+    u32_of(body.iter().filter(|&&b| b == b'\n').count())
 }
 
 /// Parse one part in `raw[start..end]`. `digest_child`: the default type is
@@ -319,8 +318,9 @@ mod tests {
     #[test]
     fn lines() {
         assert_eq!(count_lines(b""), 0);
-        assert_eq!(count_lines(b"a"), 1);
+        assert_eq!(count_lines(b"a"), 0);
         assert_eq!(count_lines(b"a\r\n"), 1);
-        assert_eq!(count_lines(b"a\r\nb"), 2);
+        assert_eq!(count_lines(b"a\r\nb"), 1);
+        assert_eq!(count_lines(b"a\nb\n"), 2);
     }
 }
