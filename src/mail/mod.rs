@@ -2,6 +2,7 @@
 //! summary next to the raw bytes, and answer FETCH/SEARCH/SORT/THREAD and the API from it.
 
 pub mod address;
+pub mod attachments;
 pub mod build;
 pub mod decode;
 pub mod headers;
@@ -16,6 +17,7 @@ pub(crate) mod fixtures;
 mod tests;
 
 pub use address::Address;
+pub use attachments::{AttachmentInfo, attachments};
 pub use build::{
     Received, has_header, missing_date, missing_message_id, missing_submission_fields,
     new_message_id, now_date, prepend_headers, prepend_received, rfc5322_date,
@@ -64,7 +66,7 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
         message_id: ids("Message-ID").into_iter().next(),
         in_reply_to: ids("In-Reply-To"),
         references,
-        has_attachments: has_attachments(&root),
+        has_attachments: attachments::has_attachments(&root),
         preview: preview(&root, raw),
         sent_date,
         sent_tz_minutes,
@@ -90,26 +92,6 @@ fn first_address(list: &[Address]) -> Option<FirstAddress> {
         mailbox: text(&a.mailbox),
         host: text(&a.host),
     })
-}
-
-fn is_attachment(p: &Part) -> bool {
-    let disp = p.disposition.as_ref();
-    disp.is_some_and(|d| d.kind == "attachment")
-        || disp.is_some_and(|d| d.params.iter().any(|(k, _)| k == "filename"))
-        || p.param("name").is_some()
-        || matches!(p.kind, PartKind::Message(_))
-}
-
-fn has_attachments(root: &Part) -> bool {
-    let mut found = false;
-    let mut first = true;
-    root.walk(&mut |p| {
-        // The root itself is the message, not an attachment.
-        if !std::mem::take(&mut first) && is_attachment(p) {
-            found = true;
-        }
-    });
-    found
 }
 
 /// Decoded text of a leaf text part, reading at most `limit` encoded bytes.

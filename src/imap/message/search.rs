@@ -129,6 +129,11 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
     needle.is_empty() || haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
+/// Like [`contains_ci`] for a haystack already lower-cased.
+fn lower_contains(haystack_lower: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack_lower.contains(&needle.to_lowercase())
+}
+
 impl Eval<'_> {
     fn header_has(&self, name: &str, needle: &AString<'_>) -> bool {
         let needle = astring_text(needle);
@@ -137,6 +142,7 @@ impl Eval<'_> {
         headers::all(header, name).any(|v| contains_ci(&decode_header_text(v), &needle))
     }
 
+    /// Decoded text of all text parts, lower-cased.
     fn body_text(&self) -> &str {
         self.body_text.get_or_init(|| {
             let mut out = String::new();
@@ -150,13 +156,15 @@ impl Eval<'_> {
                     out.push_str(&decoded_header(m.root.header(self.raw)));
                 }
             });
-            out
+            // Lower-cased once; every key then only lower-cases its needle.
+            out.to_lowercase()
         })
     }
 
+    /// Decoded top-level header, lower-cased.
     fn header_text(&self) -> &str {
         self.header_text
-            .get_or_init(|| decoded_header(self.summary.root.header(self.raw)))
+            .get_or_init(|| decoded_header(self.summary.root.header(self.raw)).to_lowercase())
     }
 
     fn eval(&self, key: &SearchKey<'_>, depth: usize) -> bool {
@@ -215,10 +223,11 @@ impl Eval<'_> {
             SearchKey::To(s) => self.header_has("To", s),
             SearchKey::Subject(s) => self.header_has("Subject", s),
             SearchKey::Header(name, s) => self.header_has(&astring_text(name), s),
-            SearchKey::Body(s) => contains_ci(self.body_text(), &astring_text(s)),
+            SearchKey::Body(s) => lower_contains(self.body_text(), &astring_text(s)),
             SearchKey::Text(s) => {
                 let needle = astring_text(s);
-                contains_ci(self.header_text(), &needle) || contains_ci(self.body_text(), &needle)
+                lower_contains(self.header_text(), &needle)
+                    || lower_contains(self.body_text(), &needle)
             }
             SearchKey::ModSequence { modseq, .. } => c.modseq >= *modseq,
             // Keys of extensions this crate may enable later (WITHIN) need the clock.
