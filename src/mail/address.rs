@@ -35,6 +35,9 @@ impl Address {
 
 /// Hard cap on addresses kept per header, so a hostile header cannot blow up a summary.
 const MAX_ADDRESSES: usize = 1000;
+/// Most bytes of one header value read for addresses (well past [`MAX_ADDRESSES`] of
+/// ordinary size), so a hostile multi-megabyte To: costs milliseconds.
+const MAX_INPUT: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -239,7 +242,7 @@ fn nonempty(v: Vec<u8>) -> Option<Vec<u8>> {
 
 /// Parse a raw address-list header value into IMAP envelope addresses.
 pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
-    let toks = tokenize(value);
+    let toks = tokenize(value.get(..MAX_INPUT).unwrap_or(value));
     let mut out = Vec::new();
     let mut in_group = false;
     let mut i = 0;

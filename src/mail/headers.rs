@@ -127,6 +127,23 @@ pub fn unfold(value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// All fields of a header block, parsed once, for several look-ups by name.
+pub struct Index<'a>(Vec<Field<'a>>);
+
+impl<'a> Index<'a> {
+    pub fn new(header: &'a [u8]) -> Self {
+        Self(fields(header).collect())
+    }
+
+    /// First field named `name` (case-insensitive).
+    pub fn first(&self, name: &str) -> Option<Field<'a>> {
+        self.0
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
+            .copied()
+    }
+}
+
 /// First field named `name` (case-insensitive) in a header block.
 pub fn first<'a>(header: &'a [u8], name: &str) -> Option<Field<'a>> {
     fields(header).find(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))

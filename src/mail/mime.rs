@@ -36,9 +36,11 @@ pub(crate) fn parse_message(
 
 /// Build the IMAP envelope from a header block.
 pub(crate) fn envelope(header: &[u8]) -> Envelope {
-    let text = |name: &str| headers::first(header, name).map(|f| unfold(f.value));
+    let index = headers::Index::new(header);
+    let text = |name: &str| index.first(name).map(|f| unfold(f.value));
     let addrs = |name: &str| {
-        headers::first(header, name)
+        index
+            .first(name)
             .map(|f| parse_address_list(f.value))
             .unwrap_or_default()
     };

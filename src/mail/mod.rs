@@ -33,6 +33,8 @@ use decode::{charset_to_string, collapse_ws, decode_header_text, message_ids, pa
 pub const PREVIEW_CHARS: usize = 256;
 /// Most encoded body bytes read to make a preview.
 const PREVIEW_SOURCE: usize = 16 * 1024;
+/// Most raw Subject bytes decoded for the summary (the ENVELOPE keeps the whole value).
+const MAX_SUBJECT_SOURCE: usize = 16 * 1024;
 /// Most References ids kept.
 const MAX_REFERENCES: usize = 256;
 
@@ -41,17 +43,20 @@ const MAX_REFERENCES: usize = 256;
 pub fn summarize(raw: &[u8]) -> MessageSummary {
     let mut budget = mime::MAX_PARTS;
     let Embedded { envelope, root } = mime::parse_message(raw, 0, raw.len(), 0, &mut budget);
-    let header = root.header(raw);
+    let header = headers::Index::new(root.header(raw));
 
-    let (sent_date, sent_tz_minutes) = headers::first(header, "Date")
+    let (sent_date, sent_tz_minutes) = header
+        .first("Date")
         .and_then(|f| parse_date(f.value))
         .map_or((None, 0), |(t, tz)| (Some(t), tz));
-    let subject = headers::first(header, "Subject")
-        .map(|f| decode_header_text(f.value))
+    let subject = header
+        .first("Subject")
+        .map(|f| decode_header_text(f.value.get(..MAX_SUBJECT_SOURCE).unwrap_or(f.value)))
         .unwrap_or_default();
     let (base_subject, subject_is_reply) = subject::base_subject(&subject);
     let ids = |name: &str| {
-        headers::first(header, name)
+        header
+            .first(name)
             .map(|f| message_ids(f.value))
             .unwrap_or_default()
     };

@@ -528,3 +528,45 @@ fn thread_deep_chain_is_bounded() {
     ids.sort_unstable();
     assert_eq!(ids, (1..=2 * n as u32).collect::<Vec<_>>());
 }
+
+#[test]
+fn search_and_sections_never_panic_on_mutated_messages() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let keys = [
+        "TEXT a",
+        "BODY {2}\r\né",
+        "HEADER Subject x",
+        "FROM a",
+        "SENTON 1-Jan-2000",
+        "OR SEEN BODY b",
+    ];
+    for round in 0..300 {
+        let mut raw = if round % 2 == 0 {
+            NESTED.to_vec()
+        } else {
+            SEARCH_MSG.to_vec()
+        };
+        for _ in 0..6 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = (x as usize) % raw.len();
+            raw[at] = (x >> 40) as u8;
+        }
+        raw.truncate((x as usize >> 3) % (raw.len() + 1));
+        let sum = summarize(&raw);
+        let ctx = SearchContext::default();
+        for k in keys {
+            let CommandBody::Search { criteria, .. } =
+                command(&format!("SEARCH CHARSET UTF-8 {k}"))
+            else {
+                panic!("not a search");
+            };
+            let _ = matches_all(criteria.as_ref(), &ctx, &sum, &raw);
+        }
+        let _ = fetch_items(
+            &raw,
+            "BODY[1] BODY[2.1] BODY[2.HEADER] BODY[2.TEXT]<1.9> BINARY[2.2] BINARY.SIZE[1]",
+        );
+    }
+}
