@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod events;
+pub mod imap;
 pub mod mail;
 pub mod metrics;
 pub mod server;
