@@ -171,6 +171,12 @@ impl Raw {
         }
     }
 
+    pub fn from_stream(stream: Box<dyn ReadWrite>) -> Raw {
+        Raw {
+            reader: BufReader::new(stream),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         let s = self.reader.get_mut();
         s.write_all(bytes).expect("send");

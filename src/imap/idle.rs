@@ -45,6 +45,7 @@ impl Session {
                 Frame::NeedMore => {}
             }
             self.framer.shrink();
+            self.framer.prepare_read(0);
             let Some(user) = self.user.as_mut() else {
                 return Err(Close);
             };

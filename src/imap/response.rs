@@ -25,9 +25,6 @@ fn text(t: &str) -> Text<'static> {
     Text::try_from(t.to_string()).unwrap_or_else(|_| Text::unvalidated("."))
 }
 
-fn tag(t: &str) -> Tag<'static> {
-    Tag::try_from(t.to_string()).unwrap_or_else(|_| Tag::unvalidated("*"))
-}
 
 impl Out {
     pub fn response(&mut self, response: &Response<'_>) {
@@ -50,8 +47,9 @@ impl Out {
             code,
             text: text(t),
         };
-        let status = match tag_ {
-            Some(t) => Status::Tagged(Tagged { tag: tag(t), body }),
+        // "*" (or a tag we could not read) answers untagged.
+        let status = match tag_.and_then(|t| Tag::try_from(t.to_string()).ok()) {
+            Some(tag) => Status::Tagged(Tagged { tag, body }),
             None => Status::Untagged(body),
         };
         self.response(&Response::Status(status));

@@ -157,6 +157,7 @@ impl Session {
             AUTH_TIMEOUT
         };
         let big = self.framer.partial().len() > MAX_LINE;
+        self.framer.prepare_read(0);
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
