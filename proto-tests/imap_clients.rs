@@ -153,8 +153,7 @@ fn mbsync_syncs_a_thousand_messages_both_ways() {
     )
     .expect("draft");
     sync();
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 c = tls()
 for box in ["INBOX", "Archive", "Drafts"]:
     print(box, c.status(box, "(MESSAGES)")[1][0].decode())
@@ -168,8 +167,7 @@ ok(c.store("1:2", "+FLAGS", "(\\Flagged)"))
 ok(c.store("3:6", "+FLAGS", "(\\Deleted)"))
 ok(c.expunge())
 c.logout()
-"#,
-    );
+"#);
     assert!(out.contains("INBOX (MESSAGES 987)"), "{out}");
     assert!(out.contains("Archive (MESSAGES 3)"), "{out}");
     assert!(out.contains("Drafts (MESSAGES 1)"), "{out}");

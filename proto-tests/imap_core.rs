@@ -9,8 +9,7 @@ use imap_support::Imap;
 #[test]
 fn list_shows_folders_with_special_use() {
     let t = Imap::start();
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 c = tls()
 typ, data = c.list()
 for line in data: print(line.decode())
@@ -18,8 +17,7 @@ typ, data = c.list('""', "%")
 assert len(data) == 6, data
 typ, data = c.lsub()
 print("LSUB", len(data))
-"#,
-    );
+"#);
     for (name, attr) in [
         ("Sent", "\\Sent"),
         ("Drafts", "\\Drafts"),
@@ -67,19 +65,26 @@ c.logout()
     );
     assert!(out.contains("RFC822.SIZE 163"), "{out}");
     assert!(out.contains("INTERNALDATE \"14-Nov-2023 22:13:20 +0000\""), "{out}");
-    assert!(out.contains("ENVELOPE (\"Mon, 2 Mar 2026 10:00:00 +0000\" \"Hello there\" ((\"Bob\" NIL \"bob\" \"example.org\"))"), "{out}");
+    assert!(
+        out.contains(
+            "ENVELOPE (\"Mon, 2 Mar 2026 10:00:00 +0000\" \"Hello there\" ((\"Bob\" NIL \"bob\" \"example.org\"))"
+        ),
+        "{out}"
+    );
     assert!(out.contains("BODY[TEXT]<0> {3}"), "{out}");
     assert!(out.contains("b'Hi '"), "{out}");
     assert!(out.contains("BODYSTRUCTURE (\"TEXT\" \"PLAIN\""), "{out}");
-    assert!(out.contains("UIDFETCH [b'1 (FLAGS (\\\\Flagged \\\\Seen \\\\Recent) UID 1)']"), "{out}");
+    assert!(
+        out.contains("UIDFETCH [b'1 (FLAGS (\\\\Flagged \\\\Seen \\\\Recent) UID 1)']"),
+        "{out}"
+    );
 }
 
 #[test]
 fn store_flags_and_search() {
     let t = Imap::start();
     t.append_many(5, "INBOX");
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 c = tls()
 ok(c.select("INBOX"))
 typ, data = c.store("2:3", "+FLAGS", "(\\Seen $Important)")
@@ -96,8 +101,7 @@ print("OR", c.search(None, "OR", "SEEN", "UID", "5")[1])
 print("NOT", c.search(None, "NOT", "1:3")[1])
 typ, data = c.search("KOI8-R", "ALL")
 print("BADCHARSET", typ, data)
-"#,
-    );
+"#);
     assert!(out.contains("STORE [b'2 (FLAGS (\\\\Seen \\\\Recent $Important) UID 2)', b'3 (FLAGS (\\\\Seen \\\\Recent $Important) UID 3)']"), "{out}");
     assert!(out.contains("SEEN [b'2']"), "{out}");
     assert!(out.contains("UNSEEN [b'1 3 4 5']"), "{out}");
@@ -114,8 +118,7 @@ print("BADCHARSET", typ, data)
 fn two_sessions_see_each_others_changes() {
     let t = Imap::start();
     t.append_many(3, "INBOX");
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 a = tls(); b = tls()
 ok(a.select("INBOX")); ok(b.select("INBOX"))
 # b changes flags, appends, deletes; a observes on NOOP.
@@ -134,8 +137,7 @@ typ, data = a.fetch("1:*", "(UID)")
 print("FETCH-UNTAGGED", a.untagged_responses.get("EXPUNGE"))
 typ, data = a.noop()
 print("AFTER-NOOP", a.untagged_responses.get("EXPUNGE"))
-"#,
-    );
+"#);
     assert!(out.contains("b'1 (UID 1)', b'2 (UID 3)', b'3 (UID 4)']"), "{out}");
     assert!(out.contains("'EXPUNGE': [b'2']"), "{out}");
     assert!(out.contains("FLAGS (\\\\Flagged \\\\Recent) UID 1"), "{out}");
@@ -146,8 +148,7 @@ print("AFTER-NOOP", a.untagged_responses.get("EXPUNGE"))
 #[test]
 fn mailbox_management() {
     let t = Imap::start();
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 c = tls()
 ok(c.create("Projects/2026"))
 typ, data = c.list('""', "Projects*")
@@ -166,8 +167,7 @@ typ, data = c.delete("INBOX")
 print("DELINBOX", typ)
 typ, data = c.select("Nope")
 print("NOSELECT", typ, data)
-"#,
-    );
+"#);
     assert!(out.contains("(\\\\HasChildren) \"/\" Projects'"), "{out}");
     assert!(out.contains("(\\\\HasNoChildren) \"/\" Projects/2026'"), "{out}");
     assert!(out.contains("EXISTS NO [b'[ALREADYEXISTS]"), "{out}");
@@ -175,7 +175,10 @@ print("NOSELECT", typ, data)
     assert!(renamed.contains("Work/2026") && !renamed.contains("Projects"), "{out}");
     assert!(out.contains("\"/\" Entw&APw-rfe"), "{out}");
     assert!(out.contains("MESSAGES 0 UNSEEN 0 UIDNEXT 1"), "{out}");
-    assert!(out.contains("LSUB [b'(\\\\HasChildren) \"/\" Work'") || out.contains("LSUB [b'() \"/\" Work']"), "{out}");
+    assert!(
+        out.contains("LSUB [b'(\\\\HasChildren) \"/\" Work'") || out.contains("LSUB [b'() \"/\" Work']"),
+        "{out}"
+    );
     assert!(out.contains("DELINBOX NO"), "{out}");
     assert!(out.contains("NOSELECT NO [b'[NONEXISTENT]"), "{out}");
 }
@@ -184,8 +187,7 @@ print("NOSELECT", typ, data)
 fn copy_move_and_uid_expunge_really_remove() {
     let t = Imap::start();
     t.append_many(4, "INBOX");
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 c = tls()
 ok(c.select("INBOX"))
 typ, data = c.uid("COPY", "1:2", "Archive")
@@ -206,11 +208,16 @@ typ, data = c.copy("1", "Nowhere") if False else ("", "")
 ok(c.select("INBOX"))
 typ, data = c.copy("1", "Nowhere")
 print("TRYCREATE", typ, data)
-"#,
+"#);
+    assert!(
+        out.contains("COPY ('COPYUID', [b'") && out.contains(" 1:2 1:2'])"),
+        "{out}"
     );
-    assert!(out.contains("COPY ('COPYUID', [b'") && out.contains(" 1:2 1:2'])"), "{out}");
     assert!(out.contains("MOVE OK"), "{out}");
-    assert!(out.contains("MOVE OK [None] [b'[COPYUID") && out.contains(" 3 1] Moved'] [b'3']"), "{out}");
+    assert!(
+        out.contains("MOVE OK [None] [b'[COPYUID") && out.contains(" 3 1] Moved'] [b'3']"),
+        "{out}"
+    );
     assert!(out.contains("LEFT [b'2 4']"), "{out}");
     assert!(out.contains("AFTER-CLOSE [b'INBOX (MESSAGES 1)']"), "{out}");
     assert!(out.contains("TRASH [b'Trash (MESSAGES 1)']"), "{out}");

@@ -10,8 +10,7 @@ use imap_support::Imap;
 #[test]
 fn login_over_tls_and_starttls() {
     let t = Imap::start();
-    let out = t.py(
-        r#"
+    let out = t.py(r#"
 c = tls(login=False)
 caps = c.capabilities
 assert "AUTH=PLAIN" in caps and "IMAP4REV1" in caps and "STARTTLS" not in caps, caps
@@ -31,8 +30,7 @@ assert b"AUTH=PLAIN" in caps[0] and b"LOGINDISABLED" not in caps[0], caps
 ok(c.login(USER.split("@")[0], PASSWORD))
 c.logout()
 print("done")
-"#,
-    );
+"#);
     assert!(out.contains("refused:") && out.contains("PRIVACYREQUIRED"), "{out}");
     assert!(out.contains("done"));
 }
@@ -40,8 +38,7 @@ print("done")
 #[test]
 fn authenticate_plain_with_and_without_initial_response() {
     let t = Imap::start();
-    t.py(
-        r#"
+    t.py(r#"
 import base64
 c = tls(login=False)
 ok(c.authenticate("PLAIN", lambda _: ("\0%s\0%s" % (USER, PASSWORD)).encode()))
@@ -59,8 +56,7 @@ assert line.startswith(b"a OK"), line
 raw.sendall(b"b AUTHENTICATE PLAIN\r\n")
 line = f.readline()
 assert line.startswith(b"b BAD"), line   # already authenticated
-"#,
-    );
+"#);
 }
 
 #[test]

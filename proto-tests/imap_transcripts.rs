@@ -64,7 +64,10 @@ NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7B
 \"MIXED\" (\"BOUNDARY\" \"outer\") NIL NIL NIL))\r\nF OK FETCH completed\r\n";
     assert_eq!(r, expected);
     // Sections: the 8-bit part, the embedded message's header, MIME header of part 1.
-    let r = raw.cmd("G", "FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY.PEEK[1.MIME])");
+    let r = raw.cmd(
+        "G",
+        "FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY.PEEK[1.MIME])",
+    );
     assert_eq!(
         r,
         "* 1 FETCH (BODY[1] {17}\r\nGrüße aus Köln BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: inner\r\n\r\n \
@@ -92,9 +95,18 @@ fn sequence_set_edges() {
         raw.cmd("d", "FETCH 4294967295 (UID)"),
         "d BAD Invalid message sequence number\r\n"
     );
-    assert_eq!(raw.cmd("e", "UID FETCH 5:* (UID)"), "* 2 FETCH (UID 2)\r\ne OK FETCH completed\r\n");
-    assert_eq!(raw.cmd("f", "FETCH 0 (UID)"), "f BAD Error in IMAP command FETCH: invalid arguments\r\n");
-    assert_eq!(raw.cmd("g", "FETCH 99999999999 (UID)"), "g BAD Error in IMAP command FETCH: invalid arguments\r\n");
+    assert_eq!(
+        raw.cmd("e", "UID FETCH 5:* (UID)"),
+        "* 2 FETCH (UID 2)\r\ne OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        raw.cmd("f", "FETCH 0 (UID)"),
+        "f BAD Error in IMAP command FETCH: invalid arguments\r\n"
+    );
+    assert_eq!(
+        raw.cmd("g", "FETCH 99999999999 (UID)"),
+        "g BAD Error in IMAP command FETCH: invalid arguments\r\n"
+    );
 }
 
 #[test]
@@ -104,7 +116,10 @@ fn unknown_and_malformed_commands() {
     let _ = raw.line();
     assert_eq!(raw.cmd("a", "FROBNICATE"), "a BAD Unknown command\r\n");
     assert_eq!(raw.cmd("b", "SELECT INBOX"), "b BAD Not authenticated\r\n");
-    assert_eq!(raw.cmd("c", "LOGIN"), "c BAD Error in IMAP command LOGIN: invalid arguments\r\n");
+    assert_eq!(
+        raw.cmd("c", "LOGIN"),
+        "c BAD Error in IMAP command LOGIN: invalid arguments\r\n"
+    );
     raw.send(b"\r\n");
     assert_eq!(raw.line(), "* BAD Unknown command\r\n");
     assert!(raw.cmd("d", "NOOP").starts_with("d OK"));
@@ -116,7 +131,10 @@ fn too_many_bad_commands_close_with_bye() {
     let mut raw = t.raw_tls();
     let _ = raw.line();
     for i in 0..19 {
-        assert_eq!(raw.cmd(&format!("x{i}"), "BOGUS"), format!("x{i} BAD Unknown command\r\n"));
+        assert_eq!(
+            raw.cmd(&format!("x{i}"), "BOGUS"),
+            format!("x{i} BAD Unknown command\r\n")
+        );
     }
     raw.send(b"x19 BOGUS\r\n");
     assert_eq!(raw.line(), "x19 BAD Unknown command\r\n");
@@ -181,7 +199,10 @@ fn starttls_discards_pipelined_plaintext() {
     // The server dropped "b LOGIN": after the handshake only our commands are answered.
     let tls = imap_support::wrap_tls(tcp);
     let mut raw = Raw::from_stream(tls);
-    assert!(raw.cmd("c", "NOOP").starts_with("c OK"), "pipelined command was answered");
+    assert!(
+        raw.cmd("c", "NOOP").starts_with("c OK"),
+        "pipelined command was answered"
+    );
     let r = raw.cmd("d", &format!("LOGIN {} {}", t.inbox.email, t.inbox.password));
     assert!(r.starts_with("d OK"), "{r}");
 }

@@ -26,7 +26,10 @@ impl Session {
             LiteralOrLiteral8::Literal8(l) => &l.data,
         };
         let inbox = self.inbox_id();
-        let target = match self.mailbox_name(mailbox).map(|n| self.ctx.store.mailbox_by_name(inbox, &n)) {
+        let target = match self
+            .mailbox_name(mailbox)
+            .map(|n| self.ctx.store.mailbox_by_name(inbox, &n))
+        {
             Some(Ok(Some(m))) => m,
             Some(Err(e)) => {
                 self.server_error(tag, e);
@@ -41,19 +44,33 @@ impl Session {
         let date = date.map(|d| d.as_ref().timestamp());
         let limit = self.append_limit();
         let ctx = self.ctx.clone();
-        match append(&ctx.store, &ctx.events, inbox, &target, raw, from_imap(flags), date, limit).await {
+        match append(
+            &ctx.store,
+            &ctx.events,
+            inbox,
+            &target,
+            raw,
+            from_imap(flags),
+            date,
+            limit,
+        )
+        .await
+        {
             Ok(done) => {
                 if self.state == State::Selected {
                     self.sync_selected(true);
                 }
                 match (NonZeroU32::new(done.uidvalidity), NonZeroU32::new(done.uid)) {
                     (Some(uid_validity), Some(uid)) => {
-                        self.out.ok(tag, Some(Code::AppendUid { uid_validity, uid }), "APPEND completed")
+                        self.out
+                            .ok(tag, Some(Code::AppendUid { uid_validity, uid }), "APPEND completed")
                     }
                     _ => self.out.ok(tag, None, "APPEND completed"),
                 }
             }
-            Err(AppendError::TooBig(_)) => self.out.no(tag, Some(code("TOOBIG")), "Message larger than APPENDLIMIT"),
+            Err(AppendError::TooBig(_)) => self
+                .out
+                .no(tag, Some(code("TOOBIG")), "Message larger than APPENDLIMIT"),
             Err(AppendError::Empty) => self.out.no(tag, None, "Empty message"),
             Err(AppendError::Store(e)) => self.server_error(tag, e),
         }

@@ -68,26 +68,26 @@ pub fn capabilities(session: &Session) -> Vec1<Capability<'static>> {
         return Vec1::unvalidated(caps);
     }
     caps.extend([
-        Capability::SaslIr,                                // RFC 4959
-        Capability::LiteralPlus,                           // RFC 7888
-        Capability::Id,                                    // RFC 2971
-        Capability::Enable,                                // RFC 5161
-        Capability::Idle,                                  // RFC 2177
-        Capability::UidPlus,                               // RFC 4315
-        Capability::Move,                                  // RFC 6851
-        other("SPECIAL-USE"),                              // RFC 6154
-        Capability::ListExtended,                          // RFC 5258
-        other("LIST-STATUS"),                              // RFC 5819
-        Capability::Namespace,                             // RFC 2342
-        Capability::Unselect,                              // RFC 3691
-        other("CHILDREN"),                                 // RFC 3348
-        other("ESEARCH"),                                  // RFC 4731
-        Capability::CondStore,                             // RFC 7162
-        Capability::QResync,                               // RFC 7162
-        Capability::StatusSize,                            // RFC 8438
-        Capability::Binary,                                // RFC 3516
-        Capability::Sort(None),                            // RFC 5256
-        Capability::Thread(ThreadingAlgorithm::References), // RFC 5256
+        Capability::SaslIr,                                     // RFC 4959
+        Capability::LiteralPlus,                                // RFC 7888
+        Capability::Id,                                         // RFC 2971
+        Capability::Enable,                                     // RFC 5161
+        Capability::Idle,                                       // RFC 2177
+        Capability::UidPlus,                                    // RFC 4315
+        Capability::Move,                                       // RFC 6851
+        other("SPECIAL-USE"),                                   // RFC 6154
+        Capability::ListExtended,                               // RFC 5258
+        other("LIST-STATUS"),                                   // RFC 5819
+        Capability::Namespace,                                  // RFC 2342
+        Capability::Unselect,                                   // RFC 3691
+        other("CHILDREN"),                                      // RFC 3348
+        other("ESEARCH"),                                       // RFC 4731
+        Capability::CondStore,                                  // RFC 7162
+        Capability::QResync,                                    // RFC 7162
+        Capability::StatusSize,                                 // RFC 8438
+        Capability::Binary,                                     // RFC 3516
+        Capability::Sort(None),                                 // RFC 5256
+        Capability::Thread(ThreadingAlgorithm::References),     // RFC 5256
         Capability::Thread(ThreadingAlgorithm::OrderedSubject), // RFC 5256
     ]);
     caps.push(Capability::Sort(Some(SortAlgorithm::Display))); // RFC 5957

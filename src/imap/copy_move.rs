@@ -26,7 +26,11 @@ fn copy_uid(uidvalidity: u32, pairs: &[(u32, u32)]) -> Option<Code<'static>> {
         let element = |a: u32, b: u32| -> Option<UidElement> {
             let a = NonZeroU32::new(a)?;
             let b = NonZeroU32::new(b)?;
-            Some(if a == b { UidElement::Single(a) } else { UidElement::Range(a, b) })
+            Some(if a == b {
+                UidElement::Single(a)
+            } else {
+                UidElement::Range(a, b)
+            })
         };
         src.push(element(s0, s1)?);
         dst.push(element(d0, d1)?);
@@ -70,7 +74,10 @@ impl Session {
             .filter(|&&i| !selected.is_gone(i))
             .filter_map(|&i| selected.uids.get(i).copied())
             .collect();
-        let target = match self.mailbox_name(mailbox).map(|n| self.ctx.store.mailbox_by_name(inbox, &n)) {
+        let target = match self
+            .mailbox_name(mailbox)
+            .map(|n| self.ctx.store.mailbox_by_name(inbox, &n))
+        {
             Some(Ok(Some(m))) => m,
             Some(Err(e)) => {
                 self.server_error(tag, e);

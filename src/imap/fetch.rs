@@ -14,7 +14,9 @@ use imap_codec::imap_types::command::FetchModifier;
 use imap_codec::imap_types::core::{IString, Literal, LiteralMode, NString, NString8, Vec1};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::Literal8;
-use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Section};
+use imap_codec::imap_types::fetch::{
+    Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Section,
+};
 use imap_codec::imap_types::response::Data;
 use imap_codec::imap_types::sequence::SequenceSet;
 use std::num::{NonZeroU32, NonZeroU64};
@@ -106,7 +108,8 @@ impl Session {
         }
         if want_vanished && (!uid || !self.enabled.qresync || changed_since.is_none()) {
             // RFC 7162 3.2.6: VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE.
-            self.out.bad(tag, None, "VANISHED needs UID FETCH with CHANGEDSINCE and QRESYNC");
+            self.out
+                .bad(tag, None, "VANISHED needs UID FETCH with CHANGEDSINCE and QRESYNC");
             return self.count_bad();
         }
         if changed_since.is_some() {
@@ -230,7 +233,11 @@ impl Session {
             } else {
                 MessageSummary::default()
             };
-            let session_flags = self.selected.as_ref().and_then(|s| s.flags.get(index).copied()).unwrap_or(0);
+            let session_flags = self
+                .selected
+                .as_ref()
+                .and_then(|s| s.flags.get(index).copied())
+                .unwrap_or(0);
             let mut out_items = Vec::with_capacity(items.len() + 1);
             for item in &items {
                 match self.fetch_item(item, &record, &summary, &raw, session_flags) {
@@ -260,10 +267,12 @@ impl Session {
             }
         }
         if unknown_cte {
-            self.out.no(tag, Some(code("UNKNOWN-CTE")), "Unknown Content-Transfer-Encoding");
+            self.out
+                .no(tag, Some(code("UNKNOWN-CTE")), "Unknown Content-Transfer-Encoding");
         } else if gone {
             // RFC 9051 7.1: some messages were expunged meanwhile.
-            self.out.no(tag, Some(code("EXPUNGEISSUED")), "Some messages were expunged");
+            self.out
+                .no(tag, Some(code("EXPUNGEISSUED")), "Some messages were expunged");
         } else {
             self.out.ok(tag, None, "FETCH completed");
         }
@@ -306,7 +315,9 @@ impl Session {
             N::BodyExt { section, partial, .. } => {
                 let data = message::body_section(summary, raw, section.as_ref(), *partial);
                 MessageDataItem::BodyExt {
-                    section: section.clone().map(|s| imap_codec::imap_types::IntoStatic::into_static(s)),
+                    section: section
+                        .clone()
+                        .map(|s| imap_codec::imap_types::IntoStatic::into_static(s)),
                     origin: partial.map(|(origin, _)| origin),
                     data: literal(data),
                 }
@@ -330,7 +341,9 @@ impl Session {
 
     /// `* VANISHED (EARLIER)` for UIDs in the set expunged after `since`.
     fn fetch_vanished(&mut self, set: &SequenceSet, since: u64) -> Res {
-        let Some(selected) = self.selected.as_ref() else { return Ok(()) };
+        let Some(selected) = self.selected.as_ref() else {
+            return Ok(());
+        };
         let mailbox = selected.mailbox;
         let last = selected.last_uid();
         let Ok(changes) = self.ctx.store.changes_since(self.inbox_id(), since) else {

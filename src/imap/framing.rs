@@ -33,12 +33,18 @@ pub enum Frame {
 enum Phase {
     Line,
     /// Waiting for the session's decision on an announced literal.
-    Announced { length: u32 },
-    Literal { remaining: usize },
+    Announced {
+        length: u32,
+    },
+    Literal {
+        remaining: usize,
+    },
     /// Dropping bytes up to the next LF after an overlong line.
     DiscardLine,
     /// Dropping the bytes of a refused non-synchronizing literal, then its command.
-    DiscardLiteral { remaining: usize },
+    DiscardLiteral {
+        remaining: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -325,7 +331,13 @@ mod tests {
         assert_eq!(f.message(), b"a LOGIN {3}\r\nbob pw\r\n");
         f.finish_message();
         feed(&mut f, b"b APPEND x {999999}\r\nc NOOP\r\n");
-        assert_eq!(f.poll(), Frame::Literal { length: 999999, sync: true });
+        assert_eq!(
+            f.poll(),
+            Frame::Literal {
+                length: 999999,
+                sync: true
+            }
+        );
         f.reject_literal(true);
         assert_eq!(f.poll(), Frame::Message);
         assert_eq!(f.message(), b"c NOOP\r\n");
@@ -335,7 +347,13 @@ mod tests {
     fn refused_nonsync_literal_bytes_are_never_commands() {
         let mut f = Framer::new();
         feed(&mut f, b"a APPEND x {10+}\r\nz NOOP\r\n \r\nb NOOP\r\n");
-        assert_eq!(f.poll(), Frame::Literal { length: 10, sync: false });
+        assert_eq!(
+            f.poll(),
+            Frame::Literal {
+                length: 10,
+                sync: false
+            }
+        );
         f.reject_literal(false);
         assert_eq!(f.poll(), Frame::Message);
         assert_eq!(f.message(), b"b NOOP\r\n");

@@ -118,7 +118,8 @@ impl Session {
         let authc = String::from_utf8_lossy(authc).into_owned();
         let pass = String::from_utf8_lossy(pass).into_owned();
         if !authz.is_empty() && !authz.eq_ignore_ascii_case(authc.as_bytes()) {
-            self.out.no(tag, Some(code("AUTHORIZATIONFAILED")), "Cannot act as another user");
+            self.out
+                .no(tag, Some(code("AUTHORIZATIONFAILED")), "Cannot act as another user");
             return Ok(());
         }
         self.finish_login(tag, &authc, &pass).await
@@ -131,7 +132,8 @@ impl Session {
                 let max = self.ctx.config.imap.max_connections_per_user;
                 let Some(slot) = UserSlot::acquire(inbox.id, max) else {
                     // CLIENTS.md: over the limit is not an authentication failure.
-                    self.out.no(tag, Some(code("LIMIT")), "Too many connections for this user");
+                    self.out
+                        .no(tag, Some(code("LIMIT")), "Too many connections for this user");
                     return Ok(());
                 };
                 let signal = self.ctx.events.subscribe(inbox.id);
@@ -148,16 +150,22 @@ impl Session {
             }
             Err(LoginError::Failed) => {
                 self.ctx.metrics.inc("imap_logins_total", &[("result", "failed")]);
-                self.out.no(tag, Some(code("AUTHENTICATIONFAILED")), "Authentication failed");
+                self.out
+                    .no(tag, Some(code("AUTHENTICATIONFAILED")), "Authentication failed");
                 self.count_bad()?;
             }
             Err(LoginError::Throttled) => {
                 self.ctx.metrics.inc("imap_logins_total", &[("result", "throttled")]);
-                self.out.no(tag, Some(code("UNAVAILABLE")), "Too many failed logins; try again later");
+                self.out.no(
+                    tag,
+                    Some(code("UNAVAILABLE")),
+                    "Too many failed logins; try again later",
+                );
                 self.count_bad()?;
             }
             Err(LoginError::Unavailable) => {
-                self.out.no(tag, Some(code("UNAVAILABLE")), "Authentication is unavailable");
+                self.out
+                    .no(tag, Some(code("UNAVAILABLE")), "Authentication is unavailable");
             }
         }
         Ok(())

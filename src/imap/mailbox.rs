@@ -60,7 +60,10 @@ pub fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
 
 /// Treats a leading INBOX in any case as INBOX (RFC 3501 5.1).
 fn normalize_pattern(pattern: &str) -> String {
-    let upper = pattern.get(..5).map(|p| p.eq_ignore_ascii_case("INBOX")).unwrap_or(false);
+    let upper = pattern
+        .get(..5)
+        .map(|p| p.eq_ignore_ascii_case("INBOX"))
+        .unwrap_or(false);
     if upper && matches!(pattern[5..].chars().next(), None | Some('/')) {
         format!("INBOX{}", &pattern[5..])
     } else {
@@ -191,7 +194,8 @@ impl Session {
         } else if let Err(e) = self.list(&request) {
             return self.server_error(tag, e);
         }
-        self.out.ok(tag, None, if lsub { "LSUB completed" } else { "LIST completed" });
+        self.out
+            .ok(tag, None, if lsub { "LSUB completed" } else { "LIST completed" });
     }
 
     pub async fn cmd_list_extended(&mut self, list: ListExtended) -> Res {
@@ -299,7 +303,11 @@ impl Session {
         Ok(())
     }
 
-    fn status_response(&mut self, m: &StoreMailbox, names: &[StatusDataItemName]) -> Result<(), crate::store::StoreError> {
+    fn status_response(
+        &mut self,
+        m: &StoreMailbox,
+        names: &[StatusDataItemName],
+    ) -> Result<(), crate::store::StoreError> {
         let mut items = Vec::new();
         for name in names {
             let item = match name {

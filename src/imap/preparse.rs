@@ -301,7 +301,8 @@ mod tests {
 
     #[test]
     fn extended_list() {
-        let i = inspect(b"a LIST (SUBSCRIBED) \"\" (\"INBOX\" \"Sent\") RETURN (CHILDREN STATUS (MESSAGES UNSEEN))\r\n");
+        let i =
+            inspect(b"a LIST (SUBSCRIBED) \"\" (\"INBOX\" \"Sent\") RETURN (CHILDREN STATUS (MESSAGES UNSEEN))\r\n");
         let l = i.list.unwrap();
         assert!(!l.malformed);
         assert!(l.select_subscribed && l.return_children);

@@ -25,10 +25,10 @@ fn text(t: &str) -> Text<'static> {
     Text::try_from(t.to_string()).unwrap_or_else(|_| Text::unvalidated("."))
 }
 
-
 impl Out {
     pub fn response(&mut self, response: &Response<'_>) {
-        self.buf.extend_from_slice(&ResponseCodec::default().encode(response).dump());
+        self.buf
+            .extend_from_slice(&ResponseCodec::default().encode(response).dump());
     }
 
     pub fn data(&mut self, data: Data<'_>) {
@@ -85,9 +85,9 @@ impl Out {
 
     /// An empty server challenge for AUTHENTICATE (`+ ` with no data).
     pub fn empty_challenge(&mut self) {
-        self.response(&Response::CommandContinuationRequest(CommandContinuationRequest::Base64(
-            Vec::new().into(),
-        )));
+        self.response(&Response::CommandContinuationRequest(
+            CommandContinuationRequest::Base64(Vec::new().into()),
+        ));
     }
 
     pub fn len(&self) -> usize {

@@ -66,18 +66,14 @@ impl Session {
             .iter()
             .filter_map(|c| Charset::try_from(*c).ok())
             .collect();
-        self.out.no(tag, Some(Code::BadCharset { allowed }), "Unsupported charset");
+        self.out
+            .no(tag, Some(Code::BadCharset { allowed }), "Unsupported charset");
         false
     }
 
     /// Evaluates `criteria` over the selected mailbox. With `keep_summaries` the
     /// summaries are loaded for every hit (SORT, THREAD).
-    fn run_search(
-        &mut self,
-        tag: &str,
-        criteria: &[SearchKey<'_>],
-        keep_summaries: bool,
-    ) -> Option<Vec<Hit>> {
+    fn run_search(&mut self, tag: &str, criteria: &[SearchKey<'_>], keep_summaries: bool) -> Option<Vec<Hit>> {
         let inbox = self.inbox_id();
         let selected = self.selected.as_ref()?;
         let key = match criteria {
@@ -200,7 +196,11 @@ impl Session {
             }
             None => {
                 let ids: Vec<NonZeroU32> = ids.into_iter().filter_map(NonZeroU32::new).collect();
-                let modseq = if with_modseq { highest.and_then(NonZeroU64::new) } else { None };
+                let modseq = if with_modseq {
+                    highest.and_then(NonZeroU64::new)
+                } else {
+                    None
+                };
                 self.out.data(Data::Search(ids, modseq));
             }
         }

@@ -1,7 +1,7 @@
 //! SELECT and EXAMINE (with CONDSTORE and QRESYNC parameters), CLOSE and UNSELECT,
 //! and bringing the selected mailbox up to date between commands.
 
-use super::flags::{mailbox_flags, permanent_flags, SYSTEM_MASK};
+use super::flags::{SYSTEM_MASK, mailbox_flags, permanent_flags};
 use super::response::code;
 use super::selected::{Selected, Style, uid_set};
 use super::session::{Res, Session, State};
@@ -108,8 +108,13 @@ impl Session {
                 self.out.untagged_ok(Some(Code::Unseen(seq)), "First unseen");
             }
         }
-        let perm = if read_only { Vec::new() } else { permanent_flags(&keywords) };
-        self.out.untagged_ok(Some(Code::PermanentFlags(perm)), "Flags permitted");
+        let perm = if read_only {
+            Vec::new()
+        } else {
+            permanent_flags(&keywords)
+        };
+        self.out
+            .untagged_ok(Some(Code::PermanentFlags(perm)), "Flags permitted");
         if let Some(v) = NonZeroU32::new(selected.uidvalidity) {
             self.out.untagged_ok(Some(Code::UidValidity(v)), "UIDs valid");
         }
@@ -175,7 +180,9 @@ impl Session {
             ) else {
                 continue;
             };
-            let Some(seq) = NonZeroU32::new(i as u32 + 1) else { continue };
+            let Some(seq) = NonZeroU32::new(i as u32 + 1) else {
+                continue;
+            };
             let items = vec![
                 MessageDataItem::Uid(uid),
                 MessageDataItem::Flags(super::flags::to_fetch(selected.flags[i], &record.flags.keywords)),

@@ -56,7 +56,8 @@ impl Selected {
     pub fn load(store: &Store, inbox: Uuid, mailbox: &Mailbox, read_only: bool) -> Result<Selected, StoreError> {
         let modseq = store.inbox_modseq(inbox)?;
         let records = store.messages(inbox, mailbox.id)?;
-        let recent_from = if read_only {
+        // Claiming \Recent writes the mailbox record: only when there is something new.
+        let recent_from = if read_only || mailbox.recent_from_uid >= mailbox.uidnext {
             u32::MAX
         } else {
             store.claim_recent(inbox, mailbox.id)?
@@ -233,7 +234,8 @@ impl Selected {
                     });
                 }
             }
-            self.pending_flags.retain(|(uid, _)| self.uids.binary_search(uid).is_ok());
+            self.pending_flags
+                .retain(|(uid, _)| self.uids.binary_search(uid).is_ok());
         }
         if self.pending_exists {
             self.pending_exists = false;

@@ -238,7 +238,8 @@ impl Session {
         self.framer.reject_literal(true);
         if appending {
             // RFC 7889: APPENDLIMIT exceeded.
-            self.out.no(&tag, Some(code("TOOBIG")), "Message larger than APPENDLIMIT");
+            self.out
+                .no(&tag, Some(code("TOOBIG")), "Message larger than APPENDLIMIT");
         } else {
             self.out.bad(&tag, Some(code("TOOBIG")), "Literal too large");
             self.count_bad()?;
@@ -424,7 +425,11 @@ impl Session {
                 macro_or_item_names,
                 uid,
                 modifiers,
-            } => return self.cmd_fetch(tag, &sequence_set, macro_or_item_names, uid, &modifiers).await,
+            } => {
+                return self
+                    .cmd_fetch(tag, &sequence_set, macro_or_item_names, uid, &modifiers)
+                    .await;
+            }
             Store {
                 sequence_set,
                 kind,
@@ -447,11 +452,11 @@ impl Session {
                 mailbox,
                 uid,
             } => return self.cmd_copy_move(tag, &sequence_set, &mailbox, uid, true).await,
-            Search {
-                charset,
-                criteria,
-                uid,
-            } => return self.cmd_search(tag, charset, criteria.as_ref(), uid, search_return).await,
+            Search { charset, criteria, uid } => {
+                return self
+                    .cmd_search(tag, charset, criteria.as_ref(), uid, search_return)
+                    .await;
+            }
             Sort {
                 sort_criteria,
                 charset,
@@ -543,6 +548,7 @@ pub fn tag_and_command(message: &[u8]) -> (Option<String>, String) {
 fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 64
-        && t.bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+' | b']'))
+        && t.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+' | b']')
+        })
 }

@@ -59,18 +59,17 @@ impl Session {
             StoreType::Replace => FlagOp::Replace,
         };
         let wanted = from_imap(flags);
-        let (updated, modified) =
-            match self
-                .ctx
-                .store
-                .store_flags(inbox, mailbox, &uids, op, &wanted, unchanged_since)
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    self.server_error(tag, e);
-                    return Ok(());
-                }
-            };
+        let (updated, modified) = match self
+            .ctx
+            .store
+            .store_flags(inbox, mailbox, &uids, op, &wanted, unchanged_since)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.server_error(tag, e);
+                return Ok(());
+            }
+        };
         if updated.iter().any(|(_, changed)| *changed) {
             self.notify_changed();
         }

@@ -54,7 +54,10 @@ pub fn decode(name: &str) -> Option<String> {
             if bytes.len() % 2 != 0 {
                 return None;
             }
-            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
             let text = String::from_utf16(&units).ok()?;
             // RFC 3501 5.1.3: printable ASCII must not be base64-encoded.
             if text.chars().any(|c| (' '..='~').contains(&c)) {

@@ -247,9 +247,7 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
         // Collect one chunk up to a top-level delimiter.
         let start = i;
         while let Some(t) = toks.get(i) {
-            if matches!(t.tok, Tok::Special(b'<' | b',' | b';'))
-                || (!in_group && t.tok == Tok::Special(b':'))
-            {
+            if matches!(t.tok, Tok::Special(b'<' | b',' | b';')) || (!in_group && t.tok == Tok::Special(b':')) {
                 break;
             }
             i += 1;
@@ -404,7 +402,10 @@ mod tests {
     fn groups() {
         assert_eq!(
             parse_address_list(b"undisclosed-recipients:;"),
-            vec![a(None, None, Some("undisclosed-recipients"), None), a(None, None, None, None)]
+            vec![
+                a(None, None, Some("undisclosed-recipients"), None),
+                a(None, None, None, None)
+            ]
         );
         assert_eq!(
             parse_address_list(b"Friends: a@x.org, Bob <b@y.org>; , c@z.org"),
@@ -417,10 +418,7 @@ mod tests {
             ]
         );
         // Unterminated group is closed.
-        assert_eq!(
-            parse_address_list(b"G: a@x.org").len(),
-            3,
-        );
+        assert_eq!(parse_address_list(b"G: a@x.org").len(), 3,);
     }
 
     #[test]
@@ -451,6 +449,9 @@ mod tests {
         ] {
             let _ = parse_address_list(v);
         }
-        assert_eq!(parse_address_list(b"local"), vec![a(None, None, Some("local"), Some(""))]);
+        assert_eq!(
+            parse_address_list(b"local"),
+            vec![a(None, None, Some("local"), Some(""))]
+        );
     }
 }

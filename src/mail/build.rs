@@ -106,9 +106,7 @@ pub struct Received<'a> {
 
 /// Strip what cannot appear in a header line.
 fn clean(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
+    s.chars().filter(|c| !c.is_control()).collect::<String>()
 }
 
 /// The Received field value, folded over several lines.

@@ -1,8 +1,7 @@
 //! Content-transfer-encoding (RFC 2045 6) and charset decoding, and RFC 2047 header text.
 
 use mail_parser::decoders::{
-    base64::base64_decode, charsets::map::charset_decoder,
-    quoted_printable::quoted_printable_decode,
+    base64::base64_decode, charsets::map::charset_decoder, quoted_printable::quoted_printable_decode,
 };
 use mail_parser::parsers::MessageStream;
 use mail_parser::{DateTime, HeaderValue};
@@ -43,9 +42,7 @@ pub fn decode_transfer(body: &[u8], enc: TransferEncoding) -> Option<Vec<u8>> {
     match enc {
         TransferEncoding::Identity => Some(body.to_vec()),
         TransferEncoding::Base64 => Some(base64_lenient(body)),
-        TransferEncoding::QuotedPrintable => {
-            Some(quoted_printable_decode(body).unwrap_or_else(|| qp_lenient(body)))
-        }
+        TransferEncoding::QuotedPrintable => Some(quoted_printable_decode(body).unwrap_or_else(|| qp_lenient(body))),
         TransferEncoding::Unknown => None,
     }
 }
@@ -184,9 +181,15 @@ mod tests {
     #[test]
     fn transfer_encodings() {
         let b64 = TransferEncoding::from_name(Some(" BASE64 "));
-        assert_eq!(decode_transfer(b"aGVs\r\nbG8=\r\n", b64).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            decode_transfer(b"aGVs\r\nbG8=\r\n", b64).as_deref(),
+            Some(&b"hello"[..])
+        );
         assert_eq!(decode_transfer(b"aGVsbG8", b64).as_deref(), Some(&b"hello"[..]));
-        assert_eq!(decode_transfer(b"!!aG Vs*bG8=junk", b64).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            decode_transfer(b"!!aG Vs*bG8=junk", b64).as_deref(),
+            Some(&b"hello"[..])
+        );
         let qp = TransferEncoding::from_name(Some("quoted-printable"));
         assert_eq!(
             decode_transfer(b"caf=C3=A9 =\r\nok", qp).as_deref(),
@@ -200,7 +203,10 @@ mod tests {
 
     #[test]
     fn header_text() {
-        assert_eq!(decode_header_text(b" =?utf-8?q?J=C3=B6rg?=  says\r\n hi"), "Jörg says hi");
+        assert_eq!(
+            decode_header_text(b" =?utf-8?q?J=C3=B6rg?=  says\r\n hi"),
+            "Jörg says hi"
+        );
         assert_eq!(decode_header_text(b"=?iso-8859-1?b?Q2Fm6Q==?="), "Café");
         assert_eq!(decode_header_text("plain ü".as_bytes()), "plain ü");
         assert_eq!(decode_header_text(b""), "");

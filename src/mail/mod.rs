@@ -17,8 +17,8 @@ mod tests;
 
 pub use address::Address;
 pub use build::{
-    Received, has_header, missing_date, missing_message_id, missing_submission_fields,
-    new_message_id, now_date, prepend_headers, prepend_received, rfc5322_date,
+    Received, has_header, missing_date, missing_message_id, missing_submission_fields, new_message_id, now_date,
+    prepend_headers, prepend_received, rfc5322_date,
 };
 pub use decode::{TransferEncoding, decode_transfer};
 pub use headers::header_fields;
@@ -130,9 +130,7 @@ fn preview(root: &Part, raw: &[u8]) -> String {
     });
     let text = match (plain, html) {
         (Some(p), _) => part_text(p, raw, PREVIEW_SOURCE),
-        (None, Some(h)) => {
-            mail_parser::decoders::html::html_to_text(&part_text(h, raw, PREVIEW_SOURCE))
-        }
+        (None, Some(h)) => mail_parser::decoders::html::html_to_text(&part_text(h, raw, PREVIEW_SOURCE)),
         (None, None) => return String::new(),
     };
     collapse_ws(&text).chars().take(PREVIEW_CHARS).collect()

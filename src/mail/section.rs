@@ -91,21 +91,14 @@ pub enum BinaryError {
 
 /// A part's content with its transfer encoding undone (RFC 3516 BINARY). An empty path is
 /// the whole message, unchanged; multiparts and encapsulated messages are not decoded.
-pub fn binary_content(
-    summary: &MessageSummary,
-    raw: &[u8],
-    path: &[u32],
-) -> Result<Vec<u8>, BinaryError> {
+pub fn binary_content(summary: &MessageSummary, raw: &[u8], path: &[u32]) -> Result<Vec<u8>, BinaryError> {
     if path.is_empty() {
         return Ok(raw.to_vec());
     }
     let part = find_part(&summary.root, path).ok_or(BinaryError::NoSuchPart)?;
     match part.kind {
-        PartKind::Leaf => decode_transfer(
-            part.body(raw),
-            TransferEncoding::from_name(part.encoding.as_deref()),
-        )
-        .ok_or(BinaryError::UnknownCte),
+        PartKind::Leaf => decode_transfer(part.body(raw), TransferEncoding::from_name(part.encoding.as_deref()))
+            .ok_or(BinaryError::UnknownCte),
         _ => Ok(part.body(raw).to_vec()),
     }
 }

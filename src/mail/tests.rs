@@ -51,7 +51,14 @@ fn simple_message_sections() {
     assert_eq!(sect(SIMPLE, &[1, 1], Spec::Full), "Shall we meet at noon?\r\nAlice\r\n");
     assert_eq!(sect(SIMPLE, &[], Spec::Full).as_bytes(), SIMPLE);
     assert_eq!(
-        sect(SIMPLE, &[], Spec::HeaderFields { names: &["subject", "FROM"], not: false }),
+        sect(
+            SIMPLE,
+            &[],
+            Spec::HeaderFields {
+                names: &["subject", "FROM"],
+                not: false
+            }
+        ),
         "From: Alice <alice@example.org>\r\nSubject: Lunch\r\n\r\n"
     );
     assert_eq!(sect(SIMPLE, &[], Spec::Mime), "");
@@ -128,7 +135,14 @@ fn nested_message_rfc822() {
     assert!(sect(NESTED, &[2], Spec::Full).starts_with("From: Alice"));
     assert!(sect(NESTED, &[2], Spec::Full).ends_with("--inner--\r\n"));
     assert_eq!(
-        sect(NESTED, &[2], Spec::HeaderFields { names: &["subject"], not: false }),
+        sect(
+            NESTED,
+            &[2],
+            Spec::HeaderFields {
+                names: &["subject"],
+                not: false
+            }
+        ),
         "Subject: Newsletter\r\n\r\n"
     );
     assert_eq!(sect(NESTED, &[2, 3], Spec::Full), "");
@@ -173,7 +187,10 @@ fn lf_only_input() {
     };
     assert_eq!(children.len(), 2);
     assert_eq!(sect(&lf, &[1], Spec::Full), "Caf=C3=A9 news");
-    assert_eq!(sect(&lf, &[2], Spec::Mime), "Content-Type: text/html; charset=utf-8\n\n");
+    assert_eq!(
+        sect(&lf, &[2], Spec::Mime),
+        "Content-Type: text/html; charset=utf-8\n\n"
+    );
     assert_eq!(sum.preview, "Café news");
 }
 
@@ -280,13 +297,36 @@ impl Rng {
 }
 
 const PIECES: &[&[u8]] = &[
-    b"\r\n", b"\n", b"\r", b"--b", b"--b--", b"--inner", b": ", b"Content-Type: multipart/mixed; boundary=b\r\n",
-    b"Content-Type: message/rfc822\r\n", b"Content-Type: multipart/digest; boundary=inner\r\n",
-    b"Content-Transfer-Encoding: base64\r\n", b"Content-Transfer-Encoding: quoted-printable\r\n",
-    b"=?utf-8?q?=C3=A9?=", b"=?", b"?=", b"From: a <b@c>, \"x\" <", b"To: g: a@b;", b"(((", b"\"",
-    b"\0", b"\xff\xfe", b"=\r\n", b"=4", b"Subject: Re: [x] Fwd:", b"Date: 32 Foo 99999 99:99:99 +9999\r\n",
-    b"Content-Disposition: attachment; filename*0*=utf-8''a%; filename*1=b\r\n", b" \t",
-    b"References: <a@b> <", b"<>", b"\r\n\r\n",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"--b",
+    b"--b--",
+    b"--inner",
+    b": ",
+    b"Content-Type: multipart/mixed; boundary=b\r\n",
+    b"Content-Type: message/rfc822\r\n",
+    b"Content-Type: multipart/digest; boundary=inner\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"Content-Transfer-Encoding: quoted-printable\r\n",
+    b"=?utf-8?q?=C3=A9?=",
+    b"=?",
+    b"?=",
+    b"From: a <b@c>, \"x\" <",
+    b"To: g: a@b;",
+    b"(((",
+    b"\"",
+    b"\0",
+    b"\xff\xfe",
+    b"=\r\n",
+    b"=4",
+    b"Subject: Re: [x] Fwd:",
+    b"Date: 32 Foo 99999 99:99:99 +9999\r\n",
+    b"Content-Disposition: attachment; filename*0*=utf-8''a%; filename*1=b\r\n",
+    b" \t",
+    b"References: <a@b> <",
+    b"<>",
+    b"\r\n\r\n",
 ];
 
 #[test]
@@ -335,7 +375,9 @@ fn large_message_is_linear() {
     let mut raw = MIXED.to_vec();
     let cut = raw.len() - b"--mix--\r\n".len();
     raw.truncate(cut);
-    raw.extend_from_slice(b"--mix\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    raw.extend_from_slice(
+        b"--mix\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    );
     let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
     while raw.len() < 10 * 1024 * 1024 {
         raw.extend_from_slice(line);
@@ -344,7 +386,10 @@ fn large_message_is_linear() {
     let start = std::time::Instant::now();
     let sum = summarize(&raw);
     let took = start.elapsed();
-    assert_eq!(find_part(&sum.root, &[3]).map(|p| p.mime_type()), Some("application/octet-stream".into()));
+    assert_eq!(
+        find_part(&sum.root, &[3]).map(|p| p.mime_type()),
+        Some("application/octet-stream".into())
+    );
     // Debug builds are slow; this only catches quadratic behaviour.
     assert!(took.as_secs() < 5, "summarize took {took:?}");
 }

@@ -59,12 +59,7 @@ struct Eval<'a> {
 }
 
 /// Does the message match `key`?
-pub fn matches(
-    key: &SearchKey<'_>,
-    ctx: &SearchContext<'_>,
-    summary: &MessageSummary,
-    raw: &[u8],
-) -> bool {
+pub fn matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>, summary: &MessageSummary, raw: &[u8]) -> bool {
     let ev = Eval {
         ctx,
         summary,

@@ -88,11 +88,7 @@ pub fn binary(
 }
 
 /// `BINARY.SIZE[part]`: the decoded size (RFC 3516 4.2).
-pub fn binary_size(
-    summary: &MessageSummary,
-    raw: &[u8],
-    section: &[NonZeroU32],
-) -> Result<u32, SectionError> {
+pub fn binary_size(summary: &MessageSummary, raw: &[u8], section: &[NonZeroU32]) -> Result<u32, SectionError> {
     let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
     if path.is_empty() {
         return Ok(summary.size);
