@@ -35,6 +35,9 @@ impl Address {
 
 /// Hard cap on addresses kept per header, so a hostile header cannot blow up a summary.
 const MAX_ADDRESSES: usize = 1000;
+/// Most bytes of one header value read for addresses (well past [`MAX_ADDRESSES`] of
+/// ordinary size), so a hostile multi-megabyte To: costs milliseconds.
+const MAX_INPUT: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -239,7 +242,7 @@ fn nonempty(v: Vec<u8>) -> Option<Vec<u8>> {
 
 /// Parse a raw address-list header value into IMAP envelope addresses.
 pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
-    let toks = tokenize(value);
+    let toks = tokenize(value.get(..MAX_INPUT).unwrap_or(value));
     let mut out = Vec::new();
     let mut in_group = false;
     let mut i = 0;
@@ -283,7 +286,8 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
                     }
                     i += 1;
                 }
-                let name = name.or_else(|| last_comment(toks.get(tail_start..i).unwrap_or_default()));
+                let name =
+                    name.or_else(|| last_comment(toks.get(tail_start..i).unwrap_or_default()));
                 let (local, domain) = addr_spec(spec);
                 if !local.is_empty() || !domain.is_empty() {
                     out.push(Address {
@@ -371,7 +375,12 @@ mod tests {
     fn simple_forms() {
         assert_eq!(
             parse_address_list(b"Terry Gray <gray@cac.washington.edu>"),
-            vec![a(Some("Terry Gray"), None, Some("gray"), Some("cac.washington.edu"))]
+            vec![a(
+                Some("Terry Gray"),
+                None,
+                Some("gray"),
+                Some("cac.washington.edu")
+            )]
         );
         assert_eq!(
             parse_address_list(b" imap@cac.washington.edu"),
@@ -386,7 +395,12 @@ mod tests {
         );
         assert_eq!(
             parse_address_list(b"John Q. Public <jqp@[10.0.0.1]>"),
-            vec![a(Some("John Q. Public"), None, Some("jqp"), Some("[10.0.0.1]"))]
+            vec![a(
+                Some("John Q. Public"),
+                None,
+                Some("jqp"),
+                Some("[10.0.0.1]")
+            )]
         );
     }
 
@@ -394,7 +408,12 @@ mod tests {
     fn encoded_words_stay_raw() {
         assert_eq!(
             parse_address_list(b"=?utf-8?q?J=C3=B6rg?= <j@x.de>"),
-            vec![a(Some("=?utf-8?q?J=C3=B6rg?="), None, Some("j"), Some("x.de"))]
+            vec![a(
+                Some("=?utf-8?q?J=C3=B6rg?="),
+                None,
+                Some("j"),
+                Some("x.de")
+            )]
         );
     }
 

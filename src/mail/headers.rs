@@ -62,7 +62,10 @@ impl<'a> Iterator for Fields<'a> {
             // The field runs until a line end not followed by WSP (RFC 5322 2.2.3).
             let mut end = rest.len();
             let mut pos = 0;
-            while let Some(i) = rest.get(pos..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
+            while let Some(i) = rest
+                .get(pos..)
+                .and_then(|r| r.iter().position(|&b| b == b'\n'))
+            {
                 let after = pos + i + 1;
                 match rest.get(after) {
                     Some(b' ') | Some(b'\t') => pos = after,
@@ -118,6 +121,23 @@ pub fn unfold(value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// All fields of a header block, parsed once, for several look-ups by name.
+pub struct Index<'a>(Vec<Field<'a>>);
+
+impl<'a> Index<'a> {
+    pub fn new(header: &'a [u8]) -> Self {
+        Self(fields(header).collect())
+    }
+
+    /// First field named `name` (case-insensitive).
+    pub fn first(&self, name: &str) -> Option<Field<'a>> {
+        self.0
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
+            .copied()
+    }
+}
+
 /// First field named `name` (case-insensitive) in a header block.
 pub fn first<'a>(header: &'a [u8], name: &str) -> Option<Field<'a>> {
     fields(header).find(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))
@@ -153,7 +173,8 @@ pub fn header_fields(raw_header: &[u8], names: &[&str], not: bool) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const H: &[u8] = b"From: a@b.c\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo: d@e.f\r\n\r\nbody\r\n";
+    const H: &[u8] =
+        b"From: a@b.c\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo: d@e.f\r\n\r\nbody\r\n";
 
     #[test]
     fn body_start_crlf_lf_and_none() {

@@ -22,7 +22,13 @@ fn u32_of(n: usize) -> u32 {
 }
 
 /// Parse the message in `raw[start..end]`: its envelope and its root part.
-pub(crate) fn parse_message(raw: &[u8], start: usize, end: usize, depth: usize, budget: &mut usize) -> Embedded {
+pub(crate) fn parse_message(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+    depth: usize,
+    budget: &mut usize,
+) -> Embedded {
     let root = parse_part(raw, start, end, false, depth, budget);
     let envelope = envelope(root.header(raw));
     Embedded { envelope, root }
@@ -30,9 +36,11 @@ pub(crate) fn parse_message(raw: &[u8], start: usize, end: usize, depth: usize, 
 
 /// Build the IMAP envelope from a header block.
 pub(crate) fn envelope(header: &[u8]) -> Envelope {
-    let text = |name: &str| headers::first(header, name).map(|f| unfold(f.value));
+    let index = headers::Index::new(header);
+    let text = |name: &str| index.first(name).map(|f| unfold(f.value));
     let addrs = |name: &str| {
-        headers::first(header, name)
+        index
+            .first(name)
             .map(|f| parse_address_list(f.value))
             .unwrap_or_default()
     };
@@ -117,16 +125,22 @@ fn lossy(v: Vec<u8>) -> String {
     String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Lines of a body: line ends, plus a final line without one.
+/// Lines of a body: its line ends (LF). As in Dovecot, a last line cut short by a
+/// boundary (whose CRLF belongs to the delimiter, RFC 2046 5.1.1) is not counted.
 pub(crate) fn count_lines(body: &[u8]) -> u32 {
-    let lf = body.iter().filter(|&&b| b == b'\n').count();
-    let partial = usize::from(!body.is_empty() && !body.ends_with(b"\n"));
-    u32_of(lf + partial)
+    u32_of(body.iter().filter(|&&b| b == b'\n').count())
 }
 
 /// Parse one part in `raw[start..end]`. `digest_child`: the default type is
 /// message/rfc822 instead of text/plain (RFC 2046 5.1.5).
-fn parse_part(raw: &[u8], start: usize, end: usize, digest_child: bool, depth: usize, budget: &mut usize) -> Part {
+fn parse_part(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+    digest_child: bool,
+    depth: usize,
+    budget: &mut usize,
+) -> Part {
     *budget = budget.saturating_sub(1);
     let end = end.min(raw.len());
     let start = start.min(end);
@@ -216,7 +230,8 @@ fn parse_part(raw: &[u8], start: usize, end: usize, digest_child: bool, depth: u
         }
     } else if part.media_type == "message" && part.media_subtype == "rfc822" {
         part.lines = count_lines(part.body(raw));
-        let identity = TransferEncoding::from_name(part.encoding.as_deref()) == TransferEncoding::Identity;
+        let identity =
+            TransferEncoding::from_name(part.encoding.as_deref()) == TransferEncoding::Identity;
         if identity && may_descend {
             let inner = parse_message(raw, bs, end, depth + 1, budget);
             part.kind = PartKind::Message(Box::new(inner));
@@ -305,8 +320,9 @@ mod tests {
     #[test]
     fn lines() {
         assert_eq!(count_lines(b""), 0);
-        assert_eq!(count_lines(b"a"), 1);
+        assert_eq!(count_lines(b"a"), 0);
         assert_eq!(count_lines(b"a\r\n"), 1);
-        assert_eq!(count_lines(b"a\r\nb"), 2);
+        assert_eq!(count_lines(b"a\r\nb"), 1);
+        assert_eq!(count_lines(b"a\nb\n"), 2);
     }
 }

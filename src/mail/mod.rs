@@ -2,6 +2,7 @@
 //! summary next to the raw bytes, and answer FETCH/SEARCH/SORT/THREAD and the API from it.
 
 pub mod address;
+pub mod attachments;
 pub mod build;
 pub mod decode;
 pub mod headers;
@@ -16,6 +17,7 @@ pub(crate) mod fixtures;
 mod tests;
 
 pub use address::Address;
+pub use attachments::{AttachmentInfo, attachments};
 pub use build::{
     Received, has_header, missing_date, missing_message_id, missing_submission_fields, new_message_id, now_date,
     prepend_headers, prepend_received, rfc5322_date,
@@ -31,6 +33,8 @@ use decode::{charset_to_string, collapse_ws, decode_header_text, message_ids, pa
 pub const PREVIEW_CHARS: usize = 256;
 /// Most encoded body bytes read to make a preview.
 const PREVIEW_SOURCE: usize = 16 * 1024;
+/// Most raw Subject bytes decoded for the summary (the ENVELOPE keeps the whole value).
+const MAX_SUBJECT_SOURCE: usize = 16 * 1024;
 /// Most References ids kept.
 const MAX_REFERENCES: usize = 256;
 
@@ -39,17 +43,20 @@ const MAX_REFERENCES: usize = 256;
 pub fn summarize(raw: &[u8]) -> MessageSummary {
     let mut budget = mime::MAX_PARTS;
     let Embedded { envelope, root } = mime::parse_message(raw, 0, raw.len(), 0, &mut budget);
-    let header = root.header(raw);
+    let header = headers::Index::new(root.header(raw));
 
-    let (sent_date, sent_tz_minutes) = headers::first(header, "Date")
+    let (sent_date, sent_tz_minutes) = header
+        .first("Date")
         .and_then(|f| parse_date(f.value))
         .map_or((None, 0), |(t, tz)| (Some(t), tz));
-    let subject = headers::first(header, "Subject")
-        .map(|f| decode_header_text(f.value))
+    let subject = header
+        .first("Subject")
+        .map(|f| decode_header_text(f.value.get(..MAX_SUBJECT_SOURCE).unwrap_or(f.value)))
         .unwrap_or_default();
     let (base_subject, subject_is_reply) = subject::base_subject(&subject);
     let ids = |name: &str| {
-        headers::first(header, name)
+        header
+            .first(name)
             .map(|f| message_ids(f.value))
             .unwrap_or_default()
     };
@@ -64,7 +71,7 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
         message_id: ids("Message-ID").into_iter().next(),
         in_reply_to: ids("In-Reply-To"),
         references,
-        has_attachments: has_attachments(&root),
+        has_attachments: attachments::has_attachments(&root),
         preview: preview(&root, raw),
         sent_date,
         sent_tz_minutes,
@@ -78,32 +85,18 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
 
 fn first_address(list: &[Address]) -> Option<FirstAddress> {
     let a = list.iter().find(|a| !a.is_group_marker())?;
-    let text = |v: &Option<Vec<u8>>| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned();
+    let text = |v: &Option<Vec<u8>>| {
+        String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned()
+    };
     Some(FirstAddress {
-        name: a.name.as_deref().map(decode_header_text).unwrap_or_default(),
+        name: a
+            .name
+            .as_deref()
+            .map(decode_header_text)
+            .unwrap_or_default(),
         mailbox: text(&a.mailbox),
         host: text(&a.host),
     })
-}
-
-fn is_attachment(p: &Part) -> bool {
-    let disp = p.disposition.as_ref();
-    disp.is_some_and(|d| d.kind == "attachment")
-        || disp.is_some_and(|d| d.params.iter().any(|(k, _)| k == "filename"))
-        || p.param("name").is_some()
-        || matches!(p.kind, PartKind::Message(_))
-}
-
-fn has_attachments(root: &Part) -> bool {
-    let mut found = false;
-    let mut first = true;
-    root.walk(&mut |p| {
-        // The root itself is the message, not an attachment.
-        if !std::mem::take(&mut first) && is_attachment(p) {
-            found = true;
-        }
-    });
-    found
 }
 
 /// Decoded text of a leaf text part, reading at most `limit` encoded bytes.
@@ -119,7 +112,11 @@ fn preview(root: &Part, raw: &[u8]) -> String {
     let mut plain = None;
     let mut html = None;
     root.walk(&mut |p| {
-        if !p.is_text() || p.disposition.as_ref().is_some_and(|d| d.kind == "attachment") {
+        if !p.is_text()
+            || p.disposition
+                .as_ref()
+                .is_some_and(|d| d.kind == "attachment")
+        {
             return;
         }
         match p.media_subtype.as_str() {

@@ -11,11 +11,13 @@ pub mod strings;
 pub mod thread;
 
 #[cfg(test)]
+mod tests;
+#[cfg(test)]
 mod transcripts;
 
 pub use bodystructure::body_structure;
 pub use envelope::envelope;
-pub use search::{SearchContext, matches};
+pub use search::{SearchContext, SystemFlags, matches, matches_all};
 pub use section::{SectionError, binary, binary_size, body_section};
 pub use sort::{SortItem, sort};
 pub use thread::{ThreadAlgorithm, thread};

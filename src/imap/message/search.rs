@@ -59,7 +59,23 @@ struct Eval<'a> {
 }
 
 /// Does the message match `key`?
-pub fn matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>, summary: &MessageSummary, raw: &[u8]) -> bool {
+pub fn matches(
+    key: &SearchKey<'_>,
+    ctx: &SearchContext<'_>,
+    summary: &MessageSummary,
+    raw: &[u8],
+) -> bool {
+    matches_all(std::slice::from_ref(key), ctx, summary, raw)
+}
+
+/// Does the message match every key (the top level of a SEARCH command is an AND)?
+/// Decoded body text is computed at most once for all keys.
+pub fn matches_all(
+    keys: &[SearchKey<'_>],
+    ctx: &SearchContext<'_>,
+    summary: &MessageSummary,
+    raw: &[u8],
+) -> bool {
     let ev = Eval {
         ctx,
         summary,
@@ -67,7 +83,7 @@ pub fn matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>, summary: &MessageSu
         body_text: OnceCell::new(),
         header_text: OnceCell::new(),
     };
-    ev.eval(key, 0)
+    keys.iter().all(|k| ev.eval(k, 0))
 }
 
 /// Days since 1970-01-01 of a calendar date (proleptic Gregorian).
@@ -113,6 +129,11 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
     needle.is_empty() || haystack.to_lowercase().contains(&needle.to_lowercase())
 }
 
+/// Like [`contains_ci`] for a haystack already lower-cased.
+fn lower_contains(haystack_lower: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack_lower.contains(&needle.to_lowercase())
+}
+
 impl Eval<'_> {
     fn header_has(&self, name: &str, needle: &AString<'_>) -> bool {
         let needle = astring_text(needle);
@@ -121,6 +142,7 @@ impl Eval<'_> {
         headers::all(header, name).any(|v| contains_ci(&decode_header_text(v), &needle))
     }
 
+    /// Decoded text of all text parts, lower-cased.
     fn body_text(&self) -> &str {
         self.body_text.get_or_init(|| {
             let mut out = String::new();
@@ -134,13 +156,15 @@ impl Eval<'_> {
                     out.push_str(&decoded_header(m.root.header(self.raw)));
                 }
             });
-            out
+            // Lower-cased once; every key then only lower-cases its needle.
+            out.to_lowercase()
         })
     }
 
+    /// Decoded top-level header, lower-cased.
     fn header_text(&self) -> &str {
         self.header_text
-            .get_or_init(|| decoded_header(self.summary.root.header(self.raw)))
+            .get_or_init(|| decoded_header(self.summary.root.header(self.raw)).to_lowercase())
     }
 
     fn eval(&self, key: &SearchKey<'_>, depth: usize) -> bool {
@@ -186,19 +210,24 @@ impl Eval<'_> {
             SearchKey::On(d) => day_of(d).is_some_and(|d| internal_day() == d),
             SearchKey::Since(d) => day_of(d).is_some_and(|d| internal_day() >= d),
             // The Date header, in its own zone; a message without one does not match.
-            SearchKey::SentBefore(d) => matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s < d),
+            SearchKey::SentBefore(d) => {
+                matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s < d)
+            }
             SearchKey::SentOn(d) => matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s == d),
-            SearchKey::SentSince(d) => matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s >= d),
+            SearchKey::SentSince(d) => {
+                matches!((sent_day(), day_of(d)), (Some(s), Some(d)) if s >= d)
+            }
             SearchKey::Bcc(s) => self.header_has("Bcc", s),
             SearchKey::Cc(s) => self.header_has("Cc", s),
             SearchKey::From(s) => self.header_has("From", s),
             SearchKey::To(s) => self.header_has("To", s),
             SearchKey::Subject(s) => self.header_has("Subject", s),
             SearchKey::Header(name, s) => self.header_has(&astring_text(name), s),
-            SearchKey::Body(s) => contains_ci(self.body_text(), &astring_text(s)),
+            SearchKey::Body(s) => lower_contains(self.body_text(), &astring_text(s)),
             SearchKey::Text(s) => {
                 let needle = astring_text(s);
-                contains_ci(self.header_text(), &needle) || contains_ci(self.body_text(), &needle)
+                lower_contains(self.header_text(), &needle)
+                    || lower_contains(self.body_text(), &needle)
             }
             SearchKey::ModSequence { modseq, .. } => c.modseq >= *modseq,
             // Keys of extensions this crate may enable later (WITHIN) need the clock.
