@@ -373,7 +373,8 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 async fn preload(server: &Server, users: &[(String, String)]) {
     let tls = tokio_rustls::TlsConnector::from(tls_config());
     let mut tasks = Vec::new();
-    for (user, pass_) in users.iter().cloned() {
+    for (user, pass_) in users {
+        let (user, pass_) = (user.clone(), pass_.clone());
         let (tls, addr) = (tls.clone(), server.imaps);
         tasks.push(tokio::spawn(async move {
             let mut c = Client::connect(addr, &tls).await.expect("connect");

@@ -27,18 +27,28 @@ pub enum AppendError {
     Store(#[from] StoreError),
 }
 
-/// Stores `raw` into `mailbox` of `inbox` and returns once it is on disk; then
-/// announces the new modseq. `internal_date` is unix seconds (now when absent).
-pub async fn append(
-    store: &Store,
-    events: &Events,
-    inbox: Uuid,
-    mailbox: &Mailbox,
-    raw: &[u8],
-    flags: Flags,
-    internal_date: Option<i64>,
-    max_size: u64,
-) -> Result<Appended, AppendError> {
+/// One message to append.
+pub struct Append<'a> {
+    pub inbox: Uuid,
+    pub mailbox: &'a Mailbox,
+    pub raw: &'a [u8],
+    pub flags: Flags,
+    /// INTERNALDATE in unix seconds (now when absent).
+    pub internal_date: Option<i64>,
+    /// APPENDLIMIT.
+    pub max_size: u64,
+}
+
+/// Stores the message and returns once it is on disk; then announces the new modseq.
+pub async fn append(store: &Store, events: &Events, request: Append<'_>) -> Result<Appended, AppendError> {
+    let Append {
+        inbox,
+        mailbox,
+        raw,
+        flags,
+        internal_date,
+        max_size,
+    } = request;
     if raw.len() as u64 > max_size {
         return Err(AppendError::TooBig(max_size));
     }

@@ -4,7 +4,7 @@
 use super::flags::from_imap;
 use super::response::code;
 use super::session::{Res, Session, State};
-use crate::delivery::append::{AppendError, append};
+use crate::delivery::append::{Append, AppendError, append};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::flag::Flag;
@@ -44,18 +44,15 @@ impl Session {
         let date = date.map(|d| d.as_ref().timestamp());
         let limit = self.append_limit();
         let ctx = self.ctx.clone();
-        match append(
-            &ctx.store,
-            &ctx.events,
+        let request = Append {
             inbox,
-            &target,
+            mailbox: &target,
             raw,
-            from_imap(flags),
-            date,
-            limit,
-        )
-        .await
-        {
+            flags: from_imap(flags),
+            internal_date: date,
+            max_size: limit,
+        };
+        match append(&ctx.store, &ctx.events, request).await {
             Ok(done) => {
                 if self.state == State::Selected {
                     self.sync_selected(true);

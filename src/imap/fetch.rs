@@ -315,9 +315,7 @@ impl Session {
             N::BodyExt { section, partial, .. } => {
                 let data = message::body_section(summary, raw, section.as_ref(), *partial);
                 MessageDataItem::BodyExt {
-                    section: section
-                        .clone()
-                        .map(|s| imap_codec::imap_types::IntoStatic::into_static(s)),
+                    section: section.clone().map(imap_codec::imap_types::IntoStatic::into_static),
                     origin: partial.map(|(origin, _)| origin),
                     data: literal(data),
                 }

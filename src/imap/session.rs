@@ -288,7 +288,7 @@ impl Session {
             return self.cmd_list_extended(list).await;
         }
         let command = match CommandCodec::default().decode(bytes) {
-            Ok((rest, command)) if rest.is_empty() => command,
+            Ok(([], command)) => command,
             _ => {
                 let (tag, name) = tag_and_command(message);
                 let tag = tag.unwrap_or_else(|| "*".into());

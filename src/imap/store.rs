@@ -23,9 +23,12 @@ impl Session {
         uid: bool,
         modifiers: &[StoreModifier],
     ) -> Res {
-        let unchanged_since = modifiers.iter().find_map(|m| match m {
-            StoreModifier::UnchangedSince(v) => Some(*v),
-        });
+        let unchanged_since = modifiers
+            .iter()
+            .map(|m| match m {
+                StoreModifier::UnchangedSince(v) => *v,
+            })
+            .next();
         if unchanged_since.is_some() {
             self.enabled.condstore = true;
         }

@@ -62,10 +62,7 @@ impl<'a> Iterator for Fields<'a> {
             // The field runs until a line end not followed by WSP (RFC 5322 2.2.3).
             let mut end = rest.len();
             let mut pos = 0;
-            while let Some(i) = rest
-                .get(pos..)
-                .and_then(|r| r.iter().position(|&b| b == b'\n'))
-            {
+            while let Some(i) = rest.get(pos..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
                 let after = pos + i + 1;
                 match rest.get(after) {
                     Some(b' ') | Some(b'\t') => pos = after,
@@ -173,8 +170,7 @@ pub fn header_fields(raw_header: &[u8], names: &[&str], not: bool) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const H: &[u8] =
-        b"From: a@b.c\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo: d@e.f\r\n\r\nbody\r\n";
+    const H: &[u8] = b"From: a@b.c\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo: d@e.f\r\n\r\nbody\r\n";
 
     #[test]
     fn body_start_crlf_lf_and_none() {

@@ -53,12 +53,7 @@ pub fn find_part<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
 
 /// The bytes of a body section. Non-existent parts give an empty result
 /// (RFC 3501 6.4.5), as do HEADER/TEXT below a part that is not message/rfc822.
-pub fn section_bytes(
-    summary: &MessageSummary,
-    raw: &[u8],
-    path: &[u32],
-    spec: Spec<'_>,
-) -> Vec<u8> {
+pub fn section_bytes(summary: &MessageSummary, raw: &[u8], path: &[u32], spec: Spec<'_>) -> Vec<u8> {
     // The message whose HEADER/TEXT is meant: the top level, or an encapsulated one.
     let message_root = || -> Option<&Part> {
         if path.is_empty() {
