@@ -57,10 +57,10 @@ fn envelope_and_bodystructure_of_nested_mime() {
     let expected = "* 1 FETCH (ENVELOPE (\"Tue, 3 Mar 2026 09:30:00 +0100\" \"=?ISO-8859-1?Q?Gr=FC=DFe?= und mehr\" \
 ((\"=?UTF-8?B?SsO2cmc=?=\" NIL \"joerg\" \"example.org\")) ((\"=?UTF-8?B?SsO2cmc=?=\" NIL \"joerg\" \"example.org\")) \
 ((\"=?UTF-8?B?SsO2cmc=?=\" NIL \"joerg\" \"example.org\")) ((NIL NIL \"alice\" \"example.test\")) NIL NIL NIL \
-\"<nested@example.org>\") BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"8bit\" 17 1 NIL NIL NIL NIL)\
+\"<nested@example.org>\") BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"8bit\" 17 0 NIL NIL NIL NIL)\
 (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 125 (\"Mon, 2 Mar 2026 08:00:00 +0000\" \"inner\" \
 ((\"Inner\" NIL \"inner\" \"example.net\")) ((\"Inner\" NIL \"inner\" \"example.net\")) ((\"Inner\" NIL \"inner\" \"example.net\")) \
-NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL) 6 NIL NIL NIL NIL) \
+NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 10 0 NIL NIL NIL NIL) 5 NIL NIL NIL NIL) \
 \"MIXED\" (\"BOUNDARY\" \"outer\") NIL NIL NIL))\r\nF OK FETCH completed\r\n";
     assert_eq!(r, expected);
     // Sections: the 8-bit part, the embedded message's header, MIME header of part 1.
