@@ -70,7 +70,10 @@ fn list_extended_special_use_and_status() {
     let t = Imap::start();
     let mut raw = session(&t, &[A]);
     let r = raw.cmd("l", "LIST \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)");
-    assert!(r.contains("* LIST (\\HasNoChildren \\Subscribed \\Sent) \"/\" Sent\r\n"), "{r}");
+    assert!(
+        r.contains("* LIST (\\HasNoChildren \\Subscribed \\Sent) \"/\" Sent\r\n"),
+        "{r}"
+    );
     let r = raw.cmd("l2", "LIST (SPECIAL-USE) \"\" \"*\"");
     assert!(!r.contains("INBOX") && r.contains("\\Trash) \"/\" Trash"), "{r}");
     let r = raw.cmd("l3", "LIST \"\" (INBOX Junk) RETURN (STATUS (MESSAGES UNSEEN SIZE))");
@@ -90,7 +93,10 @@ fn esearch_sort_thread() {
     let mut raw = session(&t, &[A, B, C]);
     raw.cmd("s", "SELECT INBOX");
     let r = raw.cmd("e1", "SEARCH RETURN (MIN MAX COUNT ALL) ALL");
-    assert!(r.starts_with("* ESEARCH (TAG \"e1\") MIN 1 MAX 3 ALL 1:3 COUNT 3\r\n"), "{r}");
+    assert!(
+        r.starts_with("* ESEARCH (TAG \"e1\") MIN 1 MAX 3 ALL 1:3 COUNT 3\r\n"),
+        "{r}"
+    );
     let r = raw.cmd("e2", "UID SEARCH RETURN (COUNT) FROM bob");
     assert!(r.starts_with("* ESEARCH (TAG \"e2\") UID COUNT 1\r\n"), "{r}");
     let r = raw.cmd("so", "SORT (SUBJECT REVERSE DATE) UTF-8 ALL");
@@ -109,7 +115,10 @@ fn binary_and_rev2() {
     let mut raw = session(&t, &[C]);
     raw.cmd("s", "SELECT INBOX");
     let r = raw.cmd("b", "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])");
-    assert_eq!(r, "* 1 FETCH (BINARY[1] ~{12}\r\nhello binary BINARY.SIZE[1] 12)\r\nb OK FETCH completed\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (BINARY[1] ~{12}\r\nhello binary BINARY.SIZE[1] 12)\r\nb OK FETCH completed\r\n"
+    );
     raw.cmd("u", "UNSELECT");
     let r = raw.cmd("e", "ENABLE IMAP4rev2");
     assert!(r.starts_with("* ENABLED IMAP4rev2\r\n"), "{r}");

@@ -206,3 +206,13 @@ fn starttls_discards_pipelined_plaintext() {
     let r = raw.cmd("d", &format!("LOGIN {} {}", t.inbox.email, t.inbox.password));
     assert!(r.starts_with("d OK"), "{r}");
 }
+
+#[test]
+fn shutdown_says_bye() {
+    let mut t = Imap::start();
+    let mut raw = logged_in(&t);
+    assert!(raw.cmd("s", "SELECT INBOX").contains("s OK"));
+    let code = t.server.stop();
+    assert_eq!(raw.rest(), "* BYE Server shutting down\r\n");
+    assert_eq!(code, Some(0));
+}
