@@ -216,3 +216,18 @@ fn shutdown_says_bye() {
     assert_eq!(raw.rest(), "* BYE Server shutting down\r\n");
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn idle_keepalive_and_done() {
+    let t = Imap::start_with("[imap]\nidle_keepalive_secs = 1\n");
+    let mut raw = logged_in(&t);
+    raw.cmd("s", "SELECT INBOX");
+    raw.send(b"i IDLE\r\n");
+    assert_eq!(raw.line(), "+ idling\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(raw.line(), "* OK Still here\r\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    raw.send(b"DONE\r\n");
+    assert_eq!(raw.line(), "i OK IDLE terminated\r\n");
+    assert!(raw.cmd("n", "NOOP").starts_with("n OK"));
+}

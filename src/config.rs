@@ -70,6 +70,8 @@ pub struct ImapConfig {
     pub max_connections_per_ip: usize,
     /// Authenticated sessions per inbox; over it LOGIN answers `NO [LIMIT]`.
     pub max_connections_per_user: usize,
+    /// `* OK Still here` interval during IDLE (CLIENTS.md: about 2 minutes).
+    pub idle_keepalive_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +163,7 @@ impl Default for ImapConfig {
             listen_tls: vec!["127.0.0.1:1993".into()],
             max_connections_per_ip: 100,
             max_connections_per_user: 50,
+            idle_keepalive_secs: 120,
         }
     }
 }

@@ -6,9 +6,6 @@ use super::framing::Frame;
 use super::session::{AUTH_TIMEOUT, Close, Res, Session};
 use std::time::Duration;
 
-/// Keepalive interval during IDLE (Dovecot's imap_idle_notify_interval).
-pub const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
-
 impl Session {
     pub async fn cmd_idle(&mut self, tag: &str) -> Res {
         self.sync_selected(true);
@@ -16,7 +13,9 @@ impl Session {
         self.flush().await?;
         let deadline = tokio::time::sleep(AUTH_TIMEOUT);
         tokio::pin!(deadline);
-        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + IDLE_KEEPALIVE, IDLE_KEEPALIVE);
+        // Like Dovecot's imap_idle_notify_interval (2 minutes by default).
+        let every = Duration::from_secs(self.ctx.config.imap.idle_keepalive_secs.max(1));
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut shutdown = self.ctx.shutdown.clone();
         loop {
             // Whatever the client already sent (DONE, pipelined commands) first.
