@@ -250,7 +250,23 @@ async fn pass(c: &mut Client, i: usize) -> std::io::Result<u64> {
     Ok(6)
 }
 
-async fn mix(server: &Server, users: &[(String, String)], clients: usize, login_per_pass: bool) -> f64 {
+/// The same without APPEND/EXPUNGE (which wait for the store's disk flush): what the
+/// IMAP layer itself sustains.
+async fn pass_no_writes(c: &mut Client, i: usize) -> std::io::Result<u64> {
+    c.cmd("SELECT INBOX", None).await?;
+    c.cmd(
+        "UID FETCH 1:50 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date Message-ID)])",
+        None,
+    )
+    .await?;
+    c.cmd(&format!("FETCH {} BODY[]", 1 + i % 40), None).await?;
+    c.cmd(&format!("STORE {} +FLAGS (\\Flagged)", 1 + i % 40), None).await?;
+    c.cmd(&format!("STORE {} -FLAGS (\\Flagged)", 1 + i % 40), None).await?;
+    c.cmd("NOOP", None).await?;
+    Ok(6)
+}
+
+async fn mix(server: &Server, users: &[(String, String)], clients: usize, login_per_pass: bool, writes: bool) -> f64 {
     let tls = tokio_rustls::TlsConnector::from(tls_config());
     let commands = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -274,7 +290,11 @@ async fn mix(server: &Server, users: &[(String, String)], clients: usize, login_
                         c
                     }
                 };
-                let sent = pass(&mut c, i).await.expect("pass");
+                let sent = if writes {
+                    pass(&mut c, i).await.expect("pass")
+                } else {
+                    pass_no_writes(&mut c, i).await.expect("pass")
+                };
                 commands.fetch_add(sent, Ordering::Relaxed);
                 i += clients;
                 if login_per_pass {
@@ -438,10 +458,14 @@ fn main() {
             t.elapsed()
         );
         for clients in [10, 50] {
-            let rate = mix(&server, &users, clients, true).await;
+            let rate = mix(&server, &users, clients, true, true).await;
             println!("mix, login per pass, {clients} clients: {rate:.0} commands/s");
-            let rate = mix(&server, &users, clients, false).await;
+            let rate = mix(&server, &users, clients, false, true).await;
             println!("mix, long sessions,  {clients} clients: {rate:.0} commands/s");
+            let rate = mix(&server, &users, clients, false, false).await;
+            println!(
+                "mix without APPEND/EXPUNGE (no disk flush), long sessions, {clients} clients: {rate:.0} commands/s"
+            );
         }
         let rate = login_rate(&server, &users, 20).await;
         println!("TLS logins (connect+handshake+LOGIN+LOGOUT), 20 parallel: {rate:.0} logins/s");
