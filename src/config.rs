@@ -68,6 +68,10 @@ pub struct ImapConfig {
     /// IMAP over implicit TLS.
     pub listen_tls: Vec<String>,
     pub max_connections_per_ip: usize,
+    /// Authenticated sessions per inbox; over it LOGIN answers `NO [LIMIT]`.
+    pub max_connections_per_user: usize,
+    /// `* OK Still here` interval during IDLE (CLIENTS.md: about 2 minutes).
+    pub idle_keepalive_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +162,8 @@ impl Default for ImapConfig {
             listen: vec!["127.0.0.1:1143".into()],
             listen_tls: vec!["127.0.0.1:1993".into()],
             max_connections_per_ip: 100,
+            max_connections_per_user: 50,
+            idle_keepalive_secs: 120,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod delivery;
 pub mod events;
 pub mod imap;
 pub mod mail;
@@ -120,6 +121,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         let ctx = context.clone();
         match kind {
             ListenerKind::Api => listeners.spawn(api::serve(ctx, listener)),
+            ListenerKind::Imap => listeners.spawn(imap::serve(ctx, listener, false)),
+            ListenerKind::Imaps => listeners.spawn(imap::serve(ctx, listener, true)),
             // The SMTP and IMAP front ends attach here as they land.
             _ => listeners.spawn(async move { drop((ctx, listener)) }),
         };

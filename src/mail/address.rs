@@ -250,9 +250,7 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
         // Collect one chunk up to a top-level delimiter.
         let start = i;
         while let Some(t) = toks.get(i) {
-            if matches!(t.tok, Tok::Special(b'<' | b',' | b';'))
-                || (!in_group && t.tok == Tok::Special(b':'))
-            {
+            if matches!(t.tok, Tok::Special(b'<' | b',' | b';')) || (!in_group && t.tok == Tok::Special(b':')) {
                 break;
             }
             i += 1;
@@ -288,8 +286,7 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
                     }
                     i += 1;
                 }
-                let name =
-                    name.or_else(|| last_comment(toks.get(tail_start..i).unwrap_or_default()));
+                let name = name.or_else(|| last_comment(toks.get(tail_start..i).unwrap_or_default()));
                 let (local, domain) = addr_spec(spec);
                 if !local.is_empty() || !domain.is_empty() {
                     out.push(Address {
@@ -377,12 +374,7 @@ mod tests {
     fn simple_forms() {
         assert_eq!(
             parse_address_list(b"Terry Gray <gray@cac.washington.edu>"),
-            vec![a(
-                Some("Terry Gray"),
-                None,
-                Some("gray"),
-                Some("cac.washington.edu")
-            )]
+            vec![a(Some("Terry Gray"), None, Some("gray"), Some("cac.washington.edu"))]
         );
         assert_eq!(
             parse_address_list(b" imap@cac.washington.edu"),
@@ -397,12 +389,7 @@ mod tests {
         );
         assert_eq!(
             parse_address_list(b"John Q. Public <jqp@[10.0.0.1]>"),
-            vec![a(
-                Some("John Q. Public"),
-                None,
-                Some("jqp"),
-                Some("[10.0.0.1]")
-            )]
+            vec![a(Some("John Q. Public"), None, Some("jqp"), Some("[10.0.0.1]"))]
         );
     }
 
@@ -410,12 +397,7 @@ mod tests {
     fn encoded_words_stay_raw() {
         assert_eq!(
             parse_address_list(b"=?utf-8?q?J=C3=B6rg?= <j@x.de>"),
-            vec![a(
-                Some("=?utf-8?q?J=C3=B6rg?="),
-                None,
-                Some("j"),
-                Some("x.de")
-            )]
+            vec![a(Some("=?utf-8?q?J=C3=B6rg?="), None, Some("j"), Some("x.de"))]
         );
     }
 

@@ -34,11 +34,7 @@ fn message_children<'a>(root: &'a Part, prefix: &[u32]) -> Vec<(Vec<u32>, &'a Pa
         p
     };
     match &root.kind {
-        PartKind::Multipart(children) => children
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (numbered(i), c))
-            .collect(),
+        PartKind::Multipart(children) => children.iter().enumerate().map(|(i, c)| (numbered(i), c)).collect(),
         _ => vec![(numbered(0), root)],
     }
 }

@@ -38,8 +38,7 @@ const MONTHS: [&str; 12] = [
 /// RFC 5322 3.3 date-time, e.g. `Tue, 1 Jul 2003 10:52:37 +0200`, for unix seconds shown
 /// in the zone `offset_minutes` east of UTC. Out-of-range input falls back to the epoch.
 pub fn rfc5322_date(unix: i64, offset_minutes: i16) -> String {
-    let offset =
-        UtcOffset::from_whole_seconds(i32::from(offset_minutes) * 60).unwrap_or(UtcOffset::UTC);
+    let offset = UtcOffset::from_whole_seconds(i32::from(offset_minutes) * 60).unwrap_or(UtcOffset::UTC);
     let t = OffsetDateTime::from_unix_timestamp(unix)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
         .to_offset(offset);
@@ -112,12 +111,7 @@ fn clean(s: &str) -> String {
 
 /// The Received field value, folded over several lines.
 pub fn received_value(r: &Received<'_>) -> String {
-    let mut v = format!(
-        "from {} ({})\r\n\tby {}",
-        clean(r.helo),
-        clean(r.peer),
-        clean(r.by)
-    );
+    let mut v = format!("from {} ({})\r\n\tby {}", clean(r.helo), clean(r.peer), clean(r.by));
     if !r.with.is_empty() {
         v.push_str(&format!(" with {}", clean(r.with)));
     }
@@ -155,18 +149,9 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(rfc5322_date(0, 0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(
-            rfc5322_date(837_595_405, -420),
-            "Wed, 17 Jul 1996 02:23:25 -0700"
-        );
-        assert_eq!(
-            rfc5322_date(1_057_049_557, 120),
-            "Tue, 1 Jul 2003 10:52:37 +0200"
-        );
-        assert_eq!(
-            rfc5322_date(i64::MAX, i16::MAX),
-            "Thu, 1 Jan 1970 00:00:00 +0000"
-        );
+        assert_eq!(rfc5322_date(837_595_405, -420), "Wed, 17 Jul 1996 02:23:25 -0700");
+        assert_eq!(rfc5322_date(1_057_049_557, 120), "Tue, 1 Jul 2003 10:52:37 +0200");
+        assert_eq!(rfc5322_date(i64::MAX, i16::MAX), "Thu, 1 Jan 1970 00:00:00 +0000");
         let parsed = crate::mail::decode::parse_date(now_date().as_bytes());
         assert!(parsed.is_some());
     }

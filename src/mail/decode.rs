@@ -1,8 +1,7 @@
 //! Content-transfer-encoding (RFC 2045 6) and charset decoding, and RFC 2047 header text.
 
 use mail_parser::decoders::{
-    base64::base64_decode, charsets::map::charset_decoder,
-    quoted_printable::quoted_printable_decode,
+    base64::base64_decode, charsets::map::charset_decoder, quoted_printable::quoted_printable_decode,
 };
 use mail_parser::parsers::MessageStream;
 use mail_parser::{DateTime, HeaderValue};
@@ -43,9 +42,7 @@ pub fn decode_transfer(body: &[u8], enc: TransferEncoding) -> Option<Vec<u8>> {
     match enc {
         TransferEncoding::Identity => Some(body.to_vec()),
         TransferEncoding::Base64 => Some(base64_lenient(body)),
-        TransferEncoding::QuotedPrintable => {
-            Some(quoted_printable_decode(body).unwrap_or_else(|| qp_lenient(body)))
-        }
+        TransferEncoding::QuotedPrintable => Some(quoted_printable_decode(body).unwrap_or_else(|| qp_lenient(body))),
         TransferEncoding::Unknown => None,
     }
 }
@@ -188,10 +185,7 @@ mod tests {
             decode_transfer(b"aGVs\r\nbG8=\r\n", b64).as_deref(),
             Some(&b"hello"[..])
         );
-        assert_eq!(
-            decode_transfer(b"aGVsbG8", b64).as_deref(),
-            Some(&b"hello"[..])
-        );
+        assert_eq!(decode_transfer(b"aGVsbG8", b64).as_deref(), Some(&b"hello"[..]));
         assert_eq!(
             decode_transfer(b"!!aG Vs*bG8=junk", b64).as_deref(),
             Some(&b"hello"[..])
@@ -201,18 +195,9 @@ mod tests {
             decode_transfer(b"caf=C3=A9 =\r\nok", qp).as_deref(),
             Some("café ok".as_bytes())
         );
-        assert_eq!(
-            TransferEncoding::from_name(None),
-            TransferEncoding::Identity
-        );
-        assert_eq!(
-            TransferEncoding::from_name(Some("8Bit")),
-            TransferEncoding::Identity
-        );
-        assert_eq!(
-            decode_transfer(b"x", TransferEncoding::from_name(Some("x-uue"))),
-            None
-        );
+        assert_eq!(TransferEncoding::from_name(None), TransferEncoding::Identity);
+        assert_eq!(TransferEncoding::from_name(Some("8Bit")), TransferEncoding::Identity);
+        assert_eq!(decode_transfer(b"x", TransferEncoding::from_name(Some("x-uue"))), None);
         assert_eq!(qp_lenient(b"a=ZZb=\nc=4"), b"a=ZZbc=4");
     }
 
@@ -229,10 +214,7 @@ mod tests {
 
     #[test]
     fn ids_and_dates() {
-        assert_eq!(
-            message_ids(b" <a@b> <c@d>\r\n <e@f>"),
-            vec!["a@b", "c@d", "e@f"]
-        );
+        assert_eq!(message_ids(b" <a@b> <c@d>\r\n <e@f>"), vec!["a@b", "c@d", "e@f"]);
         assert_eq!(message_ids(b"<x@y>"), vec!["x@y"]);
         assert_eq!(message_ids(b""), Vec::<String>::new());
         assert_eq!(

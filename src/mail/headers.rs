@@ -62,10 +62,7 @@ impl<'a> Iterator for Fields<'a> {
             // The field runs until a line end not followed by WSP (RFC 5322 2.2.3).
             let mut end = rest.len();
             let mut pos = 0;
-            while let Some(i) = rest
-                .get(pos..)
-                .and_then(|r| r.iter().position(|&b| b == b'\n'))
-            {
+            while let Some(i) = rest.get(pos..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
                 let after = pos + i + 1;
                 match rest.get(after) {
                     Some(b' ') | Some(b'\t') => pos = after,
@@ -98,20 +95,14 @@ fn strip_line_end(v: &[u8]) -> &[u8] {
 }
 
 fn trim_end(v: &[u8]) -> &[u8] {
-    let n = v
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(0, |i| i + 1);
+    let n = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
     v.get(..n).unwrap_or_default()
 }
 
 /// Trim ASCII whitespace on both sides.
 pub fn trim(v: &[u8]) -> &[u8] {
     let v = trim_end(v);
-    let start = v
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(v.len());
+    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
     v.get(start..).unwrap_or_default()
 }
 
@@ -163,9 +154,7 @@ pub fn all<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a [u8]
 pub fn header_fields(raw_header: &[u8], names: &[&str], not: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for f in fields(raw_header) {
-        let listed = names
-            .iter()
-            .any(|n| f.name.eq_ignore_ascii_case(n.as_bytes()));
+        let listed = names.iter().any(|n| f.name.eq_ignore_ascii_case(n.as_bytes()));
         if listed != not {
             out.extend_from_slice(f.raw);
             if !f.raw.ends_with(b"\n") {
@@ -181,8 +170,7 @@ pub fn header_fields(raw_header: &[u8], names: &[&str], not: bool) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const H: &[u8] =
-        b"From: a@b.c\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo: d@e.f\r\n\r\nbody\r\n";
+    const H: &[u8] = b"From: a@b.c\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo: d@e.f\r\n\r\nbody\r\n";
 
     #[test]
     fn body_start_crlf_lf_and_none() {

@@ -22,13 +22,7 @@ fn u32_of(n: usize) -> u32 {
 }
 
 /// Parse the message in `raw[start..end]`: its envelope and its root part.
-pub(crate) fn parse_message(
-    raw: &[u8],
-    start: usize,
-    end: usize,
-    depth: usize,
-    budget: &mut usize,
-) -> Embedded {
+pub(crate) fn parse_message(raw: &[u8], start: usize, end: usize, depth: usize, budget: &mut usize) -> Embedded {
     let root = parse_part(raw, start, end, false, depth, budget);
     let envelope = envelope(root.header(raw));
     Embedded { envelope, root }
@@ -133,14 +127,7 @@ pub(crate) fn count_lines(body: &[u8]) -> u32 {
 
 /// Parse one part in `raw[start..end]`. `digest_child`: the default type is
 /// message/rfc822 instead of text/plain (RFC 2046 5.1.5).
-fn parse_part(
-    raw: &[u8],
-    start: usize,
-    end: usize,
-    digest_child: bool,
-    depth: usize,
-    budget: &mut usize,
-) -> Part {
+fn parse_part(raw: &[u8], start: usize, end: usize, digest_child: bool, depth: usize, budget: &mut usize) -> Part {
     *budget = budget.saturating_sub(1);
     let end = end.min(raw.len());
     let start = start.min(end);
@@ -230,8 +217,7 @@ fn parse_part(
         }
     } else if part.media_type == "message" && part.media_subtype == "rfc822" {
         part.lines = count_lines(part.body(raw));
-        let identity =
-            TransferEncoding::from_name(part.encoding.as_deref()) == TransferEncoding::Identity;
+        let identity = TransferEncoding::from_name(part.encoding.as_deref()) == TransferEncoding::Identity;
         if identity && may_descend {
             let inner = parse_message(raw, bs, end, depth + 1, budget);
             part.kind = PartKind::Message(Box::new(inner));

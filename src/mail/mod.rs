@@ -19,8 +19,8 @@ mod tests;
 pub use address::Address;
 pub use attachments::{AttachmentInfo, attachments};
 pub use build::{
-    Received, has_header, missing_date, missing_message_id, missing_submission_fields,
-    new_message_id, now_date, prepend_headers, prepend_received, rfc5322_date,
+    Received, has_header, missing_date, missing_message_id, missing_submission_fields, new_message_id, now_date,
+    prepend_headers, prepend_received, rfc5322_date,
 };
 pub use decode::{TransferEncoding, decode_transfer};
 pub use headers::header_fields;
@@ -54,12 +54,7 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
         .map(|f| decode_header_text(f.value.get(..MAX_SUBJECT_SOURCE).unwrap_or(f.value)))
         .unwrap_or_default();
     let (base_subject, subject_is_reply) = subject::base_subject(&subject);
-    let ids = |name: &str| {
-        header
-            .first(name)
-            .map(|f| message_ids(f.value))
-            .unwrap_or_default()
-    };
+    let ids = |name: &str| header.first(name).map(|f| message_ids(f.value)).unwrap_or_default();
     let mut references = ids("References");
     references.truncate(MAX_REFERENCES);
 
@@ -85,15 +80,9 @@ pub fn summarize(raw: &[u8]) -> MessageSummary {
 
 fn first_address(list: &[Address]) -> Option<FirstAddress> {
     let a = list.iter().find(|a| !a.is_group_marker())?;
-    let text = |v: &Option<Vec<u8>>| {
-        String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned()
-    };
+    let text = |v: &Option<Vec<u8>>| String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned();
     Some(FirstAddress {
-        name: a
-            .name
-            .as_deref()
-            .map(decode_header_text)
-            .unwrap_or_default(),
+        name: a.name.as_deref().map(decode_header_text).unwrap_or_default(),
         mailbox: text(&a.mailbox),
         host: text(&a.host),
     })
@@ -112,11 +101,7 @@ fn preview(root: &Part, raw: &[u8]) -> String {
     let mut plain = None;
     let mut html = None;
     root.walk(&mut |p| {
-        if !p.is_text()
-            || p.disposition
-                .as_ref()
-                .is_some_and(|d| d.kind == "attachment")
-        {
+        if !p.is_text() || p.disposition.as_ref().is_some_and(|d| d.kind == "attachment") {
             return;
         }
         match p.media_subtype.as_str() {
@@ -127,9 +112,7 @@ fn preview(root: &Part, raw: &[u8]) -> String {
     });
     let text = match (plain, html) {
         (Some(p), _) => part_text(p, raw, PREVIEW_SOURCE),
-        (None, Some(h)) => {
-            mail_parser::decoders::html::html_to_text(&part_text(h, raw, PREVIEW_SOURCE))
-        }
+        (None, Some(h)) => mail_parser::decoders::html::html_to_text(&part_text(h, raw, PREVIEW_SOURCE)),
         (None, None) => return String::new(),
     };
     collapse_ws(&text).chars().take(PREVIEW_CHARS).collect()

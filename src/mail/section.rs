@@ -53,12 +53,7 @@ pub fn find_part<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
 
 /// The bytes of a body section. Non-existent parts give an empty result
 /// (RFC 3501 6.4.5), as do HEADER/TEXT below a part that is not message/rfc822.
-pub fn section_bytes(
-    summary: &MessageSummary,
-    raw: &[u8],
-    path: &[u32],
-    spec: Spec<'_>,
-) -> Vec<u8> {
+pub fn section_bytes(summary: &MessageSummary, raw: &[u8], path: &[u32], spec: Spec<'_>) -> Vec<u8> {
     // The message whose HEADER/TEXT is meant: the top level, or an encapsulated one.
     let message_root = || -> Option<&Part> {
         if path.is_empty() {
@@ -96,21 +91,14 @@ pub enum BinaryError {
 
 /// A part's content with its transfer encoding undone (RFC 3516 BINARY). An empty path is
 /// the whole message, unchanged; multiparts and encapsulated messages are not decoded.
-pub fn binary_content(
-    summary: &MessageSummary,
-    raw: &[u8],
-    path: &[u32],
-) -> Result<Vec<u8>, BinaryError> {
+pub fn binary_content(summary: &MessageSummary, raw: &[u8], path: &[u32]) -> Result<Vec<u8>, BinaryError> {
     if path.is_empty() {
         return Ok(raw.to_vec());
     }
     let part = find_part(&summary.root, path).ok_or(BinaryError::NoSuchPart)?;
     match part.kind {
-        PartKind::Leaf => decode_transfer(
-            part.body(raw),
-            TransferEncoding::from_name(part.encoding.as_deref()),
-        )
-        .ok_or(BinaryError::UnknownCte),
+        PartKind::Leaf => decode_transfer(part.body(raw), TransferEncoding::from_name(part.encoding.as_deref()))
+            .ok_or(BinaryError::UnknownCte),
         _ => Ok(part.body(raw).to_vec()),
     }
 }

@@ -14,9 +14,7 @@ fn strip_blob(s: &str) -> Option<&str> {
 
 fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
     let head = s.get(..p.len())?;
-    head.eq_ignore_ascii_case(p)
-        .then(|| s.get(p.len()..))
-        .flatten()
+    head.eq_ignore_ascii_case(p).then(|| s.get(p.len()..)).flatten()
 }
 
 /// Strip one subj-refwd: `("re" / ("fw" ["d"])) *WSP [subj-blob] ":"`.

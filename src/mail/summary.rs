@@ -99,10 +99,7 @@ impl Part {
 
     /// A Content-Type parameter by (lower-case) name.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn is_text(&self) -> bool {

@@ -4,8 +4,7 @@ use super::fixtures::*;
 use super::*;
 
 fn s(v: &Option<Vec<u8>>) -> Option<&str> {
-    v.as_deref()
-        .map(|b| std::str::from_utf8(b).unwrap_or("<non-utf8>"))
+    v.as_deref().map(|b| std::str::from_utf8(b).unwrap_or("<non-utf8>"))
 }
 
 fn sect(raw: &[u8], path: &[u32], spec: Spec<'_>) -> String {
@@ -24,30 +23,18 @@ fn rfc3501_example_envelope() {
     assert_eq!(e.reply_to, e.from);
     assert_eq!(e.cc.len(), 2);
     assert_eq!(s(&e.cc[1].name), Some("John Klensin"));
-    assert_eq!(
-        s(&e.message_id),
-        Some("<B27397-0100000@cac.washington.edu>")
-    );
+    assert_eq!(s(&e.message_id), Some("<B27397-0100000@cac.washington.edu>"));
     assert_eq!(e.in_reply_to, None);
     assert_eq!(sum.sent_date, Some(837_595_405));
     assert_eq!(sum.sent_tz_minutes, -420);
     assert_eq!(sum.root.mime_type(), "text/plain");
     assert_eq!(sum.root.param("charset"), Some("US-ASCII"));
     assert_eq!(sum.root.lines, 1);
-    assert_eq!(
-        sum.message_id.as_deref(),
-        Some("B27397-0100000@cac.washington.edu")
-    );
+    assert_eq!(sum.message_id.as_deref(), Some("B27397-0100000@cac.washington.edu"));
     assert_eq!(sum.from.as_ref().map(|f| f.mailbox.as_str()), Some("gray"));
-    assert_eq!(
-        sum.cc.as_ref().map(|f| f.host.as_str()),
-        Some("CNRI.Reston.VA.US")
-    );
+    assert_eq!(sum.cc.as_ref().map(|f| f.host.as_str()), Some("CNRI.Reston.VA.US"));
     assert!(!sum.has_attachments);
-    assert_eq!(
-        sum.preview,
-        "Hello Joe, do you think we can meet at 3:30 tomorrow?"
-    );
+    assert_eq!(sum.preview, "Hello Joe, do you think we can meet at 3:30 tomorrow?");
     assert_eq!(sum.size as usize, RFC3501.len());
 }
 
@@ -55,25 +42,13 @@ fn rfc3501_example_envelope() {
 fn simple_message_sections() {
     let sum = summarize(SIMPLE);
     // A message without Content-Type is text/plain; charset=us-ascii (RFC 2045 5.2).
-    assert_eq!(
-        sum.root.params,
-        vec![("charset".to_string(), "us-ascii".to_string())]
-    );
+    assert_eq!(sum.root.params, vec![("charset".to_string(), "us-ascii".to_string())]);
     assert_eq!(sum.root.lines, 2);
-    assert_eq!(
-        sect(SIMPLE, &[], Spec::Text),
-        "Shall we meet at noon?\r\nAlice\r\n"
-    );
-    assert_eq!(
-        sect(SIMPLE, &[1], Spec::Full),
-        "Shall we meet at noon?\r\nAlice\r\n"
-    );
+    assert_eq!(sect(SIMPLE, &[], Spec::Text), "Shall we meet at noon?\r\nAlice\r\n");
+    assert_eq!(sect(SIMPLE, &[1], Spec::Full), "Shall we meet at noon?\r\nAlice\r\n");
     assert!(sect(SIMPLE, &[], Spec::Header).ends_with("<lunch-1@example.org>\r\n\r\n"));
     assert_eq!(sect(SIMPLE, &[2], Spec::Full), "");
-    assert_eq!(
-        sect(SIMPLE, &[1, 1], Spec::Full),
-        "Shall we meet at noon?\r\nAlice\r\n"
-    );
+    assert_eq!(sect(SIMPLE, &[1, 1], Spec::Full), "Shall we meet at noon?\r\nAlice\r\n");
     assert_eq!(sect(SIMPLE, &[], Spec::Full).as_bytes(), SIMPLE);
     assert_eq!(
         sect(
@@ -129,21 +104,12 @@ fn mixed_with_attachment() {
     assert_eq!(s(&pdf.description), Some("The report"));
     let d = pdf.disposition.clone().unwrap_or_default();
     assert_eq!(d.kind, "attachment");
-    assert_eq!(
-        d.params,
-        vec![("filename".to_string(), "report.pdf".to_string())]
-    );
-    assert_eq!(
-        binary_content(&sum, MIXED, &[2]).as_deref(),
-        Ok(&b"%PDF-1.4\n"[..])
-    );
+    assert_eq!(d.params, vec![("filename".to_string(), "report.pdf".to_string())]);
+    assert_eq!(binary_content(&sum, MIXED, &[2]).as_deref(), Ok(&b"%PDF-1.4\n"[..]));
     let text = find_part(&sum.root, &[1]).cloned().unwrap_or_default();
     assert_eq!(text.language, vec!["en".to_string(), "de".to_string()]);
     assert_eq!(sum.preview, "See attached.");
-    assert_eq!(
-        binary_content(&sum, MIXED, &[3]),
-        Err(BinaryError::NoSuchPart)
-    );
+    assert_eq!(binary_content(&sum, MIXED, &[3]), Err(BinaryError::NoSuchPart));
 }
 
 #[test]
@@ -161,14 +127,8 @@ fn nested_message_rfc822() {
     assert_eq!(inner.envelope.sender, inner.envelope.from);
     assert_eq!(sect(NESTED, &[2, 1], Spec::Full), "Plain body");
     assert_eq!(sect(NESTED, &[2, 2], Spec::Full), "<p>HTML body</p>");
-    assert_eq!(
-        sect(NESTED, &[2, 2], Spec::Mime),
-        "Content-Type: text/html\r\n\r\n"
-    );
-    assert_eq!(
-        sect(NESTED, &[2], Spec::Mime),
-        "Content-Type: message/rfc822\r\n\r\n"
-    );
+    assert_eq!(sect(NESTED, &[2, 2], Spec::Mime), "Content-Type: text/html\r\n\r\n");
+    assert_eq!(sect(NESTED, &[2], Spec::Mime), "Content-Type: message/rfc822\r\n\r\n");
     assert!(sect(NESTED, &[2], Spec::Header).starts_with("From: Alice"));
     assert!(sect(NESTED, &[2], Spec::Header).ends_with("boundary=\"inner\"\r\n\r\n"));
     assert!(sect(NESTED, &[2], Spec::Text).starts_with("--inner\r\n"));
@@ -198,10 +158,7 @@ fn eight_bit_and_encoded_words() {
     // ENVELOPE keeps raw header text (RFC 3501 7.4.2); the summary decodes.
     assert_eq!(s(&sum.envelope.from[0].name), Some("=?utf-8?q?J=C3=B6rg?="));
     assert_eq!(s(&sum.envelope.to[0].name), Some("Zoë"));
-    assert_eq!(
-        s(&sum.envelope.subject),
-        Some("=?iso-8859-1?q?Gr=FC=DFe?= und Küsse")
-    );
+    assert_eq!(s(&sum.envelope.subject), Some("=?iso-8859-1?q?Gr=FC=DFe?= und Küsse"));
     assert_eq!(sum.subject, "Grüße und Küsse");
     assert_eq!(sum.from.as_ref().map(|f| f.name.as_str()), Some("Jörg"));
     assert_eq!(sum.to.as_ref().map(|f| f.name.as_str()), Some("Zoë"));
@@ -223,11 +180,7 @@ fn groups_and_missing_from() {
 
 #[test]
 fn lf_only_input() {
-    let lf: Vec<u8> = ALTERNATIVE
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r')
-        .collect();
+    let lf: Vec<u8> = ALTERNATIVE.iter().copied().filter(|&b| b != b'\r').collect();
     let sum = summarize(&lf);
     let PartKind::Multipart(children) = &sum.root.kind else {
         panic!("not multipart");
@@ -290,9 +243,7 @@ fn digest_defaults_to_message() {
 fn deep_nesting_is_capped() {
     let mut raw = Vec::new();
     for i in 0..200 {
-        raw.extend_from_slice(
-            format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes(),
-        );
+        raw.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes());
     }
     raw.extend_from_slice(b"\r\ndeep\r\n");
     let sum = summarize(&raw);
@@ -406,10 +357,7 @@ fn check_all(raw: &[u8]) {
     let sum = summarize(raw);
     assert!(sum.preview.chars().count() <= PREVIEW_CHARS);
     sum.root.walk(&mut |p| {
-        assert!(
-            p.header_start <= p.body_start && p.body_start <= p.end,
-            "{p:?}"
-        );
+        assert!(p.header_start <= p.body_start && p.body_start <= p.end, "{p:?}");
         assert!(p.end as usize <= raw.len());
     });
     for path in [&[][..], &[1], &[2], &[1, 1], &[2, 1], &[2, 2, 1], &[0]] {
@@ -427,7 +375,9 @@ fn large_message_is_linear() {
     let mut raw = MIXED.to_vec();
     let cut = raw.len() - b"--mix--\r\n".len();
     raw.truncate(cut);
-    raw.extend_from_slice(b"--mix\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    raw.extend_from_slice(
+        b"--mix\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    );
     let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
     while raw.len() < 10 * 1024 * 1024 {
         raw.extend_from_slice(line);

@@ -1,8 +1,8 @@
 //! BODY and BODYSTRUCTURE (RFC 3501 7.4.2 / RFC 9051 7.5.2) from the stored MIME tree.
 
 use imap_codec::imap_types::body::{
-    BasicFields, Body, BodyStructure, Disposition, Language, Location, MultiPartExtensionData,
-    SinglePartExtensionData, SpecificFields,
+    BasicFields, Body, BodyStructure, Disposition, Language, Location, MultiPartExtensionData, SinglePartExtensionData,
+    SpecificFields,
 };
 use imap_codec::imap_types::core::{IString, Vec1};
 
@@ -42,12 +42,7 @@ fn disposition_tail(p: &Part) -> Disposition<'static> {
 /// recursion is bounded.
 fn part_structure(p: &Part, ext: bool) -> BodyStructure<'static> {
     if let PartKind::Multipart(children) = &p.kind
-        && let Ok(bodies) = Vec1::try_from(
-            children
-                .iter()
-                .map(|c| part_structure(c, ext))
-                .collect::<Vec<_>>(),
-        )
+        && let Ok(bodies) = Vec1::try_from(children.iter().map(|c| part_structure(c, ext)).collect::<Vec<_>>())
     {
         return BodyStructure::Multi {
             bodies,

@@ -59,23 +59,13 @@ struct Eval<'a> {
 }
 
 /// Does the message match `key`?
-pub fn matches(
-    key: &SearchKey<'_>,
-    ctx: &SearchContext<'_>,
-    summary: &MessageSummary,
-    raw: &[u8],
-) -> bool {
+pub fn matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>, summary: &MessageSummary, raw: &[u8]) -> bool {
     matches_all(std::slice::from_ref(key), ctx, summary, raw)
 }
 
 /// Does the message match every key (the top level of a SEARCH command is an AND)?
 /// Decoded body text is computed at most once for all keys.
-pub fn matches_all(
-    keys: &[SearchKey<'_>],
-    ctx: &SearchContext<'_>,
-    summary: &MessageSummary,
-    raw: &[u8],
-) -> bool {
+pub fn matches_all(keys: &[SearchKey<'_>], ctx: &SearchContext<'_>, summary: &MessageSummary, raw: &[u8]) -> bool {
     let ev = Eval {
         ctx,
         summary,
@@ -226,8 +216,7 @@ impl Eval<'_> {
             SearchKey::Body(s) => lower_contains(self.body_text(), &astring_text(s)),
             SearchKey::Text(s) => {
                 let needle = astring_text(s);
-                lower_contains(self.header_text(), &needle)
-                    || lower_contains(self.body_text(), &needle)
+                lower_contains(self.header_text(), &needle) || lower_contains(self.body_text(), &needle)
             }
             SearchKey::ModSequence { modseq, .. } => c.modseq >= *modseq,
             // Keys of extensions this crate may enable later (WITHIN) need the clock.

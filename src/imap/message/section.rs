@@ -50,9 +50,7 @@ pub fn body_section(
     let bytes = match section {
         None => raw.to_vec(),
         Some(Section::Part(p)) => mail::section_bytes(summary, raw, &path(Some(p)), Spec::Full),
-        Some(Section::Header(p)) => {
-            mail::section_bytes(summary, raw, &path(p.as_ref()), Spec::Header)
-        }
+        Some(Section::Header(p)) => mail::section_bytes(summary, raw, &path(p.as_ref()), Spec::Header),
         Some(Section::Text(p)) => mail::section_bytes(summary, raw, &path(p.as_ref()), Spec::Text),
         Some(Section::Mime(p)) => mail::section_bytes(summary, raw, &path(Some(p)), Spec::Mime),
         Some(Section::HeaderFields(p, names)) | Some(Section::HeaderFieldsNot(p, names)) => {
@@ -90,26 +88,17 @@ pub fn binary(
 }
 
 /// `BINARY.SIZE[part]`: the decoded size (RFC 3516 4.2).
-pub fn binary_size(
-    summary: &MessageSummary,
-    raw: &[u8],
-    section: &[NonZeroU32],
-) -> Result<u32, SectionError> {
+pub fn binary_size(summary: &MessageSummary, raw: &[u8], section: &[NonZeroU32]) -> Result<u32, SectionError> {
     let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
     if path.is_empty() {
         return Ok(summary.size);
     }
     let part = mail::find_part(&summary.root, &path).ok_or(SectionError::NoSuchPart)?;
-    match (
-        &part.kind,
-        mail::TransferEncoding::from_name(part.encoding.as_deref()),
-    ) {
+    match (&part.kind, mail::TransferEncoding::from_name(part.encoding.as_deref())) {
         // Identity encodings: no need to copy the bytes to know their length.
-        (_, mail::TransferEncoding::Identity)
-        | (mail::PartKind::Multipart(_), _)
-        | (mail::PartKind::Message(_), _) => Ok(part.size()),
-        _ => {
-            Ok(u32::try_from(mail::binary_content(summary, raw, &path)?.len()).unwrap_or(u32::MAX))
+        (_, mail::TransferEncoding::Identity) | (mail::PartKind::Multipart(_), _) | (mail::PartKind::Message(_), _) => {
+            Ok(part.size())
         }
+        _ => Ok(u32::try_from(mail::binary_content(summary, raw, &path)?.len()).unwrap_or(u32::MAX)),
     }
 }

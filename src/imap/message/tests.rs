@@ -34,13 +34,10 @@ fn fetch_items(raw: &[u8], items: &str) -> Vec<String> {
     names
         .iter()
         .map(|n| match n {
-            MessageDataItemName::BodyExt {
-                section, partial, ..
-            } => String::from_utf8_lossy(&body_section(&sum, raw, section.as_ref(), *partial))
-                .into_owned(),
-            MessageDataItemName::Binary {
-                section, partial, ..
-            } => match binary(&sum, raw, section, *partial) {
+            MessageDataItemName::BodyExt { section, partial, .. } => {
+                String::from_utf8_lossy(&body_section(&sum, raw, section.as_ref(), *partial)).into_owned()
+            }
+            MessageDataItemName::Binary { section, partial, .. } => match binary(&sum, raw, section, *partial) {
                 Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                 Err(e) => format!("{e:?}"),
             },
@@ -86,17 +83,7 @@ fn binary_sections() {
         MIXED,
         "BINARY[2] BINARY.SIZE[2] BINARY[1] BINARY.PEEK[2]<1.3> BINARY[5] BINARY.SIZE[1]",
     );
-    assert_eq!(
-        got,
-        vec![
-            "%PDF-1.4\n",
-            "9",
-            "See attached.",
-            "PDF",
-            "NoSuchPart",
-            "13"
-        ]
-    );
+    assert_eq!(got, vec!["%PDF-1.4\n", "9", "See attached.", "PDF", "NoSuchPart", "13"]);
     let raw = b"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644\r\n";
     assert_eq!(
         fetch_items(raw, "BINARY[1] BINARY.SIZE[1]"),
@@ -152,8 +139,7 @@ fn hit(criteria: &str) -> bool {
         size: sum.size,
         modseq: 7,
     };
-    let CommandBody::Search { criteria, .. } = command(&format!("SEARCH CHARSET UTF-8 {criteria}"))
-    else {
+    let CommandBody::Search { criteria, .. } = command(&format!("SEARCH CHARSET UTF-8 {criteria}")) else {
         panic!("not a search");
     };
     matches_all(criteria.as_ref(), &ctx, &sum, SEARCH_MSG)
@@ -274,12 +260,7 @@ fn search_text_keys() {
 
 fn msg(from: &str, to: &str, subject: &str, date: &str, extra: &str) -> MessageSummary {
     let mut raw = String::new();
-    for (name, value) in [
-        ("From", from),
-        ("To", to),
-        ("Subject", subject),
-        ("Date", date),
-    ] {
+    for (name, value) in [("From", from), ("To", to), ("Subject", subject), ("Date", date)] {
         if !value.is_empty() {
             raw.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -290,8 +271,7 @@ fn msg(from: &str, to: &str, subject: &str, date: &str, extra: &str) -> MessageS
 }
 
 fn sort_ids(criteria: &str, msgs: &[(MessageSummary, i64, u32)]) -> Vec<u32> {
-    let CommandBody::Sort { sort_criteria, .. } = command(&format!("SORT ({criteria}) UTF-8 ALL"))
-    else {
+    let CommandBody::Sort { sort_criteria, .. } = command(&format!("SORT ({criteria}) UTF-8 ALL")) else {
         panic!("not a sort");
     };
     let items: Vec<SortItem<'_>> = msgs
@@ -321,11 +301,7 @@ fn sort_keys() {
             300,
             50,
         ),
-        (
-            msg("alice@b.org", "Carl <carl@x.org>", "alpha", "", ""),
-            100,
-            10,
-        ),
+        (msg("alice@b.org", "Carl <carl@x.org>", "alpha", "", ""), 100, 10),
         (
             msg(
                 "Bob <bob@c.org>",
@@ -394,8 +370,7 @@ fn thread_answer(algorithm: &str, msgs: &[T]) -> String {
             size: 0,
         })
         .collect();
-    let CommandBody::Thread { algorithm, .. } = command(&format!("THREAD {algorithm} UTF-8 ALL"))
-    else {
+    let CommandBody::Thread { algorithm, .. } = command(&format!("THREAD {algorithm} UTF-8 ALL")) else {
         panic!("not a thread");
     };
     let Some(algorithm) = ThreadAlgorithm::from_imap(&algorithm) else {
@@ -427,10 +402,7 @@ fn thread_references_rfc5256_shape() {
         t(7, "m7", "<m3> <m6> <m44>", "Re: topic", 6),
         t(96, "m96", "<m3> <m6> <m44> <m7>", "Re: topic", 7),
     ];
-    assert_eq!(
-        thread_answer("REFERENCES", &msgs),
-        "* THREAD (3 6 (4 23)(44 7 96))\r\n"
-    );
+    assert_eq!(thread_answer("REFERENCES", &msgs), "* THREAD (3 6 (4 23)(44 7 96))\r\n");
 }
 
 #[test]
@@ -441,10 +413,7 @@ fn thread_references_dummy_parent() {
         t(5, "m5", "<gone>", "Re: lost", 2),
         t(8, "m8", "", "other", 3),
     ];
-    assert_eq!(
-        thread_answer("REFERENCES", &msgs),
-        "* THREAD ((3)(5))(8)\r\n"
-    );
+    assert_eq!(thread_answer("REFERENCES", &msgs), "* THREAD ((3)(5))(8)\r\n");
 }
 
 #[test]
@@ -557,9 +526,7 @@ fn search_and_sections_never_panic_on_mutated_messages() {
         let sum = summarize(&raw);
         let ctx = SearchContext::default();
         for k in keys {
-            let CommandBody::Search { criteria, .. } =
-                command(&format!("SEARCH CHARSET UTF-8 {k}"))
-            else {
+            let CommandBody::Search { criteria, .. } = command(&format!("SEARCH CHARSET UTF-8 {k}")) else {
                 panic!("not a search");
             };
             let _ = matches_all(criteria.as_ref(), &ctx, &sum, &raw);

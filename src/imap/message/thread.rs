@@ -43,10 +43,7 @@ pub fn thread(items: &[SortItem<'_>], algorithm: ThreadAlgorithm) -> Vec<Thread>
         ThreadAlgorithm::References => references(items),
     };
     let roots = std::mem::take(&mut forest.roots);
-    roots
-        .iter()
-        .filter_map(|&r| forest.to_thread(r, items))
-        .collect()
+    roots.iter().filter_map(|&r| forest.to_thread(r, items)).collect()
 }
 
 #[derive(Debug, Default, Clone)]
@@ -70,10 +67,7 @@ fn date_key(items: &[SortItem<'_>], i: usize) -> (i64, usize) {
 
 impl Forest {
     fn add(&mut self, msg: Option<usize>) -> usize {
-        self.nodes.push(Node {
-            msg,
-            ..Node::default()
-        });
+        self.nodes.push(Node { msg, ..Node::default() });
         self.nodes.len() - 1
     }
 
@@ -214,10 +208,7 @@ impl Forest {
 fn join(mut prefix: Vec<NonZeroU32>, mut answers: Vec<Thread>) -> Option<Thread> {
     if answers.len() == 1 {
         match answers.pop() {
-            Some(Thread::Members {
-                prefix: p,
-                answers: a,
-            }) => {
+            Some(Thread::Members { prefix: p, answers: a }) => {
                 prefix.extend(p.into_inner());
                 answers = a.map(|a| a.into_inner()).unwrap_or_default();
             }
@@ -239,14 +230,8 @@ fn join(mut prefix: Vec<NonZeroU32>, mut answers: Vec<Thread>) -> Option<Thread>
 /// is the parent of all the others; groups ordered by their first message's date.
 fn ordered_subject(items: &[SortItem<'_>]) -> Forest {
     let mut order: Vec<usize> = (0..items.len()).collect();
-    let subject = |i: usize| {
-        items
-            .get(i)
-            .map_or("", |it| it.summary.base_subject.as_str())
-    };
-    order.sort_by(|&a, &b| {
-        ascii_casemap(subject(a), subject(b)).then(date_key(items, a).cmp(&date_key(items, b)))
-    });
+    let subject = |i: usize| items.get(i).map_or("", |it| it.summary.base_subject.as_str());
+    order.sort_by(|&a, &b| ascii_casemap(subject(a), subject(b)).then(date_key(items, a).cmp(&date_key(items, b))));
     let mut f = Forest::default();
     let mut current: Option<(usize, &str)> = None;
     for i in order {
@@ -325,9 +310,7 @@ fn references(items: &[SortItem<'_>]) -> Forest {
     }
 
     // (2) The root set.
-    f.roots = (0..f.nodes.len())
-        .filter(|&n| f.parent(n).is_none())
-        .collect();
+    f.roots = (0..f.nodes.len()).filter(|&n| f.parent(n).is_none()).collect();
 
     // (3) Prune dummies.
     prune(&mut f);
@@ -391,9 +374,7 @@ fn prune(f: &mut Forest) {
 
 /// The subject a root stands for: its message's, or for a dummy its first child's.
 fn root_subject<'a>(f: &Forest, items: &[SortItem<'a>], r: usize) -> Option<(&'a str, bool)> {
-    let m = f
-        .msg(r)
-        .or_else(|| f.children(r).first().and_then(|&c| f.msg(c)))?;
+    let m = f.msg(r).or_else(|| f.children(r).first().and_then(|&c| f.msg(c)))?;
     let s = items.get(m)?.summary;
     Some((s.base_subject.as_str(), s.subject_is_reply))
 }

@@ -29,17 +29,11 @@ fn env(raw: &[u8]) -> String {
 }
 
 fn bs(raw: &[u8]) -> String {
-    fetch(MessageDataItem::BodyStructure(body_structure(
-        &summarize(raw),
-        true,
-    )))
+    fetch(MessageDataItem::BodyStructure(body_structure(&summarize(raw), true)))
 }
 
 fn body(raw: &[u8]) -> String {
-    fetch(MessageDataItem::Body(body_structure(
-        &summarize(raw),
-        false,
-    )))
+    fetch(MessageDataItem::Body(body_structure(&summarize(raw), false)))
 }
 
 const TERRY: &str = "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\"))";
