@@ -101,7 +101,9 @@ impl GroupCommit {
 mod tests {
     use crate::store::testutil::temp_store;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // On one runtime thread all 64 writers are waiting before the first flush can
+    // finish, so however loaded the machine is they need at most two more flushes.
+    #[tokio::test(flavor = "current_thread")]
     async fn concurrent_writers_share_flushes() {
         let t = temp_store();
         let before = t.store.flush_count();
@@ -114,6 +116,6 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         let used = t.store.flush_count() - before;
-        assert!((1..64).contains(&used), "64 writers used {used} flushes");
+        assert!((1..=3).contains(&used), "64 writers used {used} flushes");
     }
 }
