@@ -39,6 +39,10 @@ impl Drop for Server {
 }
 
 fn binary() -> PathBuf {
+    // MAILROOM_BENCH_BIN compares another build of the server with the same load.
+    if let Some(bin) = std::env::var_os("MAILROOM_BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("current exe");
     let release = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
     let bin = release.join("mailroom");
@@ -139,6 +143,15 @@ fn provision(api: SocketAddr, n: usize) -> Vec<(String, String)> {
             (inbox["email"].as_str().expect("email").to_string(), password)
         })
         .collect()
+}
+
+/// CPU time (user + system) the process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime, in clock ticks of 1/100 s on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -266,7 +279,14 @@ async fn pass_no_writes(c: &mut Client, i: usize) -> std::io::Result<u64> {
     Ok(6)
 }
 
-async fn mix(server: &Server, users: &[(String, String)], clients: usize, login_per_pass: bool, writes: bool) -> f64 {
+/// Commands per second, and the server's CPU time per command in microseconds.
+async fn mix(
+    server: &Server,
+    users: &[(String, String)],
+    clients: usize,
+    login_per_pass: bool,
+    writes: bool,
+) -> (f64, f64) {
     let tls = tokio_rustls::TlsConnector::from(tls_config());
     let commands = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -307,14 +327,19 @@ async fn mix(server: &Server, users: &[(String, String)], clients: usize, login_
         }));
     }
     let started = Instant::now();
+    let cpu_before = cpu_seconds(server.child.id());
     tokio::time::sleep(RUN).await;
     stop.store(true, Ordering::Relaxed);
     let counted = commands.load(Ordering::Relaxed);
+    let cpu = cpu_seconds(server.child.id()) - cpu_before;
     let elapsed = started.elapsed();
     for t in tasks {
         let _ = t.await;
     }
-    counted as f64 / elapsed.as_secs_f64()
+    (
+        counted as f64 / elapsed.as_secs_f64(),
+        cpu * 1e6 / counted.max(1) as f64,
+    )
 }
 
 async fn login_rate(server: &Server, users: &[(String, String)], parallel: usize) -> f64 {
@@ -458,13 +483,13 @@ fn main() {
             t.elapsed()
         );
         for clients in [10, 50] {
-            let rate = mix(&server, &users, clients, true, true).await;
-            println!("mix, login per pass, {clients} clients: {rate:.0} commands/s");
-            let rate = mix(&server, &users, clients, false, true).await;
-            println!("mix, long sessions,  {clients} clients: {rate:.0} commands/s");
-            let rate = mix(&server, &users, clients, false, false).await;
+            let (rate, cpu) = mix(&server, &users, clients, true, true).await;
+            println!("mix, login per pass, {clients} clients: {rate:.0} commands/s ({cpu:.0} us server CPU each)");
+            let (rate, cpu) = mix(&server, &users, clients, false, true).await;
+            println!("mix, long sessions,  {clients} clients: {rate:.0} commands/s ({cpu:.0} us server CPU each)");
+            let (rate, cpu) = mix(&server, &users, clients, false, false).await;
             println!(
-                "mix without APPEND/EXPUNGE (no disk flush), long sessions, {clients} clients: {rate:.0} commands/s"
+                "mix without APPEND/EXPUNGE (no disk flush), long sessions, {clients} clients: {rate:.0} commands/s ({cpu:.0} us server CPU each)"
             );
         }
         let rate = login_rate(&server, &users, 20).await;

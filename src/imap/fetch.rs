@@ -179,7 +179,10 @@ impl Session {
                 .map(|(_, r)| r.uid)
                 .collect();
             if !unseen.is_empty() {
-                match store.store_flags(inbox, mailbox, &unseen, FlagOp::Add, &Flags::with(flag::SEEN), None) {
+                match store
+                    .store_flags(inbox, mailbox, &unseen, FlagOp::Add, &Flags::with(flag::SEEN), None)
+                    .await
+                {
                     Ok((updated, _)) => {
                         for (rec, changed) in updated {
                             if changed {

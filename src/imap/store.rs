@@ -66,6 +66,7 @@ impl Session {
             .ctx
             .store
             .store_flags(inbox, mailbox, &uids, op, &wanted, unchanged_since)
+            .await
         {
             Ok(r) => r,
             Err(e) => {

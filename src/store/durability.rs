@@ -101,8 +101,9 @@ impl GroupCommit {
 mod tests {
     use crate::store::testutil::temp_store;
 
-    // On one runtime thread all 64 writers are waiting before the first flush can
-    // finish, so however loaded the machine is they need at most two more flushes.
+    // On one runtime thread the writers take their tickets in a few waves (tokio
+    // looks at the finished flush between batches of polled tasks), so 64 writers
+    // share a handful of flushes; one flush each would be 64.
     #[tokio::test(flavor = "current_thread")]
     async fn concurrent_writers_share_flushes() {
         let t = temp_store();
@@ -116,6 +117,6 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         let used = t.store.flush_count() - before;
-        assert!((1..=3).contains(&used), "64 writers used {used} flushes");
+        assert!((1..=8).contains(&used), "64 writers used {used} flushes");
     }
 }

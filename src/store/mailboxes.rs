@@ -183,10 +183,7 @@ impl Store {
         }
         if source.role == Some(Role::Inbox) {
             let target = self.create_mailbox(inbox, &to)?;
-            let uids: Vec<u32> = self.message_uids(inbox, source.id)?;
-            let (_, pairs) = self.copy_records(inbox, source.id, &uids, target.id)?;
-            let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
-            self.remove_messages(inbox, source.id, &moved, false)?;
+            self.move_all_now(inbox, source.id, target.id)?;
             return Ok(());
         }
         if to == from || to.starts_with(&format!("{from}{SEPARATOR}")) {
@@ -251,18 +248,21 @@ impl Store {
         Ok(first.get())
     }
 
+    /// Changes one mailbox record with compare-and-swap: one key needs no sled
+    /// transaction, and sled keeps it atomic with the transactions that also write it.
     fn update_mailbox(&self, inbox: Uuid, id: u32, change: impl Fn(&mut Mailbox)) -> Result<Mailbox> {
         let k = key(&[inbox.as_bytes(), &id.to_be_bytes()]);
-        let updated = self.trees().mailboxes.transaction(|mailboxes| {
-            let mut mailbox: Mailbox = match mailboxes.get(&k)? {
-                Some(v) => decode(&v).map_err(Abort::Abort)?,
-                None => return Err(Abort::Abort(StoreError::NotFound)),
+        let tree = &self.trees().mailboxes;
+        loop {
+            let Some(old) = tree.get(&k)? else {
+                return Err(StoreError::NotFound);
             };
+            let mut mailbox: Mailbox = decode(&old)?;
             change(&mut mailbox);
-            mailboxes.insert(k.as_slice(), encode(&mailbox))?;
-            Ok(mailbox)
-        })?;
-        Ok(updated)
+            if tree.compare_and_swap(&k, Some(old), Some(encode(&mailbox)))?.is_ok() {
+                return Ok(mailbox);
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use super::codec::{decode, encode, key, u32_from, u64_from};
 use super::mailboxes::{log_change, read_state, write_state};
 use super::model::*;
+use super::writer::{MailTx, TxResult, write_now};
 use super::{Result, Store, StoreError};
 use sha2::{Digest, Sha256};
 use sled::Transactional;
@@ -43,73 +44,26 @@ pub enum FlagOp {
 /// and the UIDs left alone because they changed after UNCHANGEDSINCE.
 pub type FlagsStored = (Vec<(MessageRecord, bool)>, Vec<u32>);
 
-type TxResult<T> = std::result::Result<T, Abort<StoreError>>;
-
 impl Store {
     /// Stores one message into each `(inbox, mailbox, flags)` target in one
     /// transaction (the raw bytes once), then waits until it is on disk.
     pub async fn deliver(&self, message: NewMessage<'_>, targets: &[(Uuid, u32, Flags)]) -> Result<Vec<Delivered>> {
-        let delivered = self.insert_message(message, targets)?;
-        self.durable().await?;
-        Ok(delivered)
-    }
-
-    fn insert_message(&self, message: NewMessage<'_>, targets: &[(Uuid, u32, Flags)]) -> Result<Vec<Delivered>> {
         if message.raw.len() > u32::MAX as usize {
             return Err(StoreError::Limit("message too large".into()));
         }
-        let blob: [u8; 32] = Sha256::digest(message.raw).into();
-        let email_id = Uuid::now_v7();
-        let t = self.trees();
-        let trees = (
-            &t.messages,
-            &t.mailboxes,
-            &t.inbox_state,
-            &t.changes,
-            &t.blob_refs,
-            &t.blobs,
-            &t.summaries,
-        );
-        let delivered = trees.transaction(|(messages, mailboxes, states, changes, refs, blobs, summaries)| {
-            add_blob_refs(refs, blobs, summaries, &blob, targets.len() as u64, message)?;
-            let mut out = Vec::with_capacity(targets.len());
-            let mut states_seen: BTreeMap<Uuid, InboxState> = BTreeMap::new();
-            for (inbox, mailbox_id, flags) in targets {
-                let state = match states_seen.get_mut(inbox) {
-                    Some(s) => s,
-                    None => states_seen.entry(*inbox).or_insert(read_state(states, *inbox)?),
-                };
-                let mut mailbox = read_mailbox(mailboxes, *inbox, *mailbox_id)?;
-                let uid = mailbox.uidnext;
-                mailbox.uidnext += 1;
-                let modseq = log_change(state, changes, *inbox, *mailbox_id, uid, ChangeKind::Added)?;
-                let record = MessageRecord {
-                    uid,
-                    blob,
-                    email_id,
-                    size: message.raw.len() as u32,
-                    internal_date: message.internal_date,
-                    flags: flags.clone(),
-                    modseq,
-                };
-                count_in(&mut mailbox, &record, 1);
-                mailbox.highest_modseq = modseq;
-                messages.insert(message_key(*inbox, *mailbox_id, uid), encode(&record))?;
-                write_mailbox(mailboxes, *inbox, &mailbox)?;
-                out.push(Delivered {
-                    inbox: *inbox,
-                    mailbox: *mailbox_id,
-                    uidvalidity: mailbox.uidvalidity,
-                    uid,
-                    modseq,
-                    email_id,
-                });
-            }
-            for (inbox, state) in &states_seen {
-                write_state(states, *inbox, state)?;
-            }
-            Ok(out)
-        })?;
+        let blob = Blob {
+            hash: Sha256::digest(message.raw).into(),
+            raw: sled::IVec::from(message.raw),
+            summary: sled::IVec::from(message.summary),
+        };
+        let (email_id, internal_date, targets) = (Uuid::now_v7(), message.internal_date, targets.to_vec());
+        let delivered = self
+            .inner
+            .writer
+            .write(true, move |tx| {
+                insert_message(tx, &blob, email_id, internal_date, &targets)
+            })
+            .await?;
         Ok(delivered)
     }
 
@@ -156,7 +110,7 @@ impl Store {
     /// Changes flags of the given UIDs. With `unchanged_since` (CONDSTORE), a message
     /// whose modseq is higher is left alone and reported in the second list.
     /// Returns the records as they are now, with whether each was changed.
-    pub fn store_flags(
+    pub async fn store_flags(
         &self,
         inbox: Uuid,
         mailbox: u32,
@@ -165,40 +119,13 @@ impl Store {
         flags: &Flags,
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored> {
-        let t = self.trees();
-        let result = (&t.messages, &t.mailboxes, &t.inbox_state, &t.changes).transaction(
-            |(messages, mailboxes, states, changes)| {
-                let mut state = read_state(states, inbox)?;
-                let mut mb = read_mailbox(mailboxes, inbox, mailbox)?;
-                let mut updated = Vec::with_capacity(uids.len());
-                let mut modified = Vec::new();
-                for &uid in uids {
-                    let k = message_key(inbox, mailbox, uid);
-                    let Some(v) = messages.get(&k)? else { continue };
-                    let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
-                    if unchanged_since.is_some_and(|since| record.modseq > since) {
-                        modified.push(uid);
-                        continue;
-                    }
-                    let new_flags = apply_flags(&record.flags, op, flags);
-                    if new_flags == record.flags {
-                        updated.push((record, false));
-                        continue;
-                    }
-                    count_in(&mut mb, &record, -1);
-                    record.flags = new_flags;
-                    record.modseq = log_change(&mut state, changes, inbox, mailbox, uid, ChangeKind::Flags)?;
-                    mb.highest_modseq = record.modseq;
-                    count_in(&mut mb, &record, 1);
-                    messages.insert(k, encode(&record))?;
-                    updated.push((record, true));
-                }
-                write_mailbox(mailboxes, inbox, &mb)?;
-                write_state(states, inbox, &state)?;
-                Ok((updated, modified))
-            },
-        )?;
-        Ok(result)
+        let (uids, flags) = (uids.to_vec(), flags.clone());
+        self.inner
+            .writer
+            .write(false, move |tx| {
+                store_flags(tx, inbox, mailbox, &uids, op, &flags, unchanged_since)
+            })
+            .await
     }
 
     /// Removes the messages flagged \Deleted (only those in `uids`, when given).
@@ -211,100 +138,47 @@ impl Store {
             .map(|m| m.uid)
             .filter(|uid| uids.is_none_or(|set| set.binary_search(uid).is_ok()))
             .collect();
-        let removed = self.remove_messages(inbox, mailbox, &candidates, true)?;
-        self.durable().await?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let removed = self
+            .inner
+            .writer
+            .write(true, move |tx| remove_messages(tx, inbox, mailbox, &candidates, true))
+            .await?;
         Ok(removed)
     }
 
     /// Copies messages to another mailbox of the same inbox. Returns the target's
     /// UIDVALIDITY and (source uid, new uid) pairs for the messages that exist.
     pub async fn copy_messages(&self, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> Result<(u32, Vec<(u32, u32)>)> {
-        let copied = self.copy_records(inbox, from, uids, to)?;
-        self.durable().await?;
+        let uids = uids.to_vec();
+        let copied = self
+            .inner
+            .writer
+            .write(true, move |tx| copy_records(tx, inbox, from, &uids, to))
+            .await?;
         Ok(copied)
     }
 
-    /// Moves messages (RFC 6851): copy, then expunge the originals, durably.
+    /// Moves messages (RFC 6851): copy, then expunge the originals, in one
+    /// transaction, durably.
     pub async fn move_messages(&self, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> Result<(u32, Vec<(u32, u32)>)> {
-        let (uidvalidity, pairs) = self.copy_records(inbox, from, uids, to)?;
-        let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
-        self.remove_messages(inbox, from, &moved, false)?;
-        self.durable().await?;
-        Ok((uidvalidity, pairs))
+        let uids = uids.to_vec();
+        let moved = self
+            .inner
+            .writer
+            .write(true, move |tx| move_records(tx, inbox, from, &uids, to))
+            .await?;
+        Ok(moved)
     }
 
-    pub(super) fn copy_records(&self, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> Result<(u32, Vec<(u32, u32)>)> {
-        let t = self.trees();
-        let trees = (&t.messages, &t.mailboxes, &t.inbox_state, &t.changes, &t.blob_refs);
-        let result = trees.transaction(|(messages, mailboxes, states, changes, refs)| {
-            let mut state = read_state(states, inbox)?;
-            let mut target = read_mailbox(mailboxes, inbox, to)?;
-            let mut pairs = Vec::with_capacity(uids.len());
-            for &uid in uids {
-                let Some(v) = messages.get(message_key(inbox, from, uid))? else {
-                    continue;
-                };
-                let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
-                record.uid = target.uidnext;
-                target.uidnext += 1;
-                record.modseq = log_change(&mut state, changes, inbox, to, record.uid, ChangeKind::Added)?;
-                target.highest_modseq = record.modseq;
-                count_in(&mut target, &record, 1);
-                bump_refs(refs, &record.blob, 1)?;
-                messages.insert(message_key(inbox, to, record.uid), encode(&record))?;
-                pairs.push((uid, record.uid));
-            }
-            write_mailbox(mailboxes, inbox, &target)?;
-            write_state(states, inbox, &state)?;
-            Ok((target.uidvalidity, pairs))
-        })?;
-        Ok(result)
-    }
-
-    /// Removes messages by UID, logging each as expunged; with `only_deleted`, a
-    /// message that lost its \Deleted flag meanwhile stays.
-    pub(super) fn remove_messages(
-        &self,
-        inbox: Uuid,
-        mailbox: u32,
-        uids: &[u32],
-        only_deleted: bool,
-    ) -> Result<Vec<u32>> {
-        if uids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let t = self.trees();
-        let trees = (
-            &t.messages,
-            &t.mailboxes,
-            &t.inbox_state,
-            &t.changes,
-            &t.blob_refs,
-            &t.blobs,
-            &t.summaries,
-        );
-        let removed = trees.transaction(|(messages, mailboxes, states, changes, refs, blobs, summaries)| {
-            let mut state = read_state(states, inbox)?;
-            let mut mb = read_mailbox(mailboxes, inbox, mailbox)?;
-            let mut removed = Vec::with_capacity(uids.len());
-            for &uid in uids {
-                let k = message_key(inbox, mailbox, uid);
-                let Some(v) = messages.get(&k)? else { continue };
-                let record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
-                if only_deleted && !record.flags.has(flag::DELETED) {
-                    continue;
-                }
-                messages.remove(k)?;
-                count_in(&mut mb, &record, -1);
-                mb.highest_modseq = log_change(&mut state, changes, inbox, mailbox, uid, ChangeKind::Expunged)?;
-                drop_blob_ref(refs, blobs, summaries, &record.blob)?;
-                removed.push(uid);
-            }
-            write_mailbox(mailboxes, inbox, &mb)?;
-            write_state(states, inbox, &state)?;
-            Ok(removed)
-        })?;
-        Ok(removed)
+    /// Moves every message of one mailbox into another at once, from synchronous
+    /// code (renaming INBOX).
+    pub(super) fn move_all_now(&self, inbox: Uuid, from: u32, to: u32) -> Result<()> {
+        let uids = self.message_uids(inbox, from)?;
+        write_now(&self.inner.writer_trees, |tx| move_records(tx, inbox, from, &uids, to))?;
+        Ok(())
     }
 
     /// Drops one reference to a blob outside any other transaction.
@@ -342,6 +216,158 @@ impl Store {
 
 fn message_key(inbox: Uuid, mailbox: u32, uid: u32) -> Vec<u8> {
     key(&[inbox.as_bytes(), &mailbox.to_be_bytes(), &uid.to_be_bytes()])
+}
+
+/// A new message's bytes and summary, shared by every copy.
+struct Blob {
+    hash: [u8; 32],
+    raw: sled::IVec,
+    summary: sled::IVec,
+}
+
+fn insert_message(
+    tx: &MailTx<'_>,
+    blob: &Blob,
+    email_id: Uuid,
+    internal_date: i64,
+    targets: &[(Uuid, u32, Flags)],
+) -> TxResult<Vec<Delivered>> {
+    add_blob_refs(tx, blob, targets.len() as u64)?;
+    let mut out = Vec::with_capacity(targets.len());
+    let mut states_seen: BTreeMap<Uuid, InboxState> = BTreeMap::new();
+    for (inbox, mailbox_id, flags) in targets {
+        let state = match states_seen.get_mut(inbox) {
+            Some(s) => s,
+            None => states_seen.entry(*inbox).or_insert(read_state(tx.inbox_state, *inbox)?),
+        };
+        let mut mailbox = read_mailbox(tx.mailboxes, *inbox, *mailbox_id)?;
+        let uid = mailbox.uidnext;
+        mailbox.uidnext += 1;
+        let modseq = log_change(state, tx.changes, *inbox, *mailbox_id, uid, ChangeKind::Added)?;
+        let record = MessageRecord {
+            uid,
+            blob: blob.hash,
+            email_id,
+            size: blob.raw.len() as u32,
+            internal_date,
+            flags: flags.clone(),
+            modseq,
+        };
+        count_in(&mut mailbox, &record, 1);
+        mailbox.highest_modseq = modseq;
+        tx.messages
+            .insert(message_key(*inbox, *mailbox_id, uid), encode(&record))?;
+        write_mailbox(tx.mailboxes, *inbox, &mailbox)?;
+        out.push(Delivered {
+            inbox: *inbox,
+            mailbox: *mailbox_id,
+            uidvalidity: mailbox.uidvalidity,
+            uid,
+            modseq,
+            email_id,
+        });
+    }
+    for (inbox, state) in &states_seen {
+        write_state(tx.inbox_state, *inbox, state)?;
+    }
+    Ok(out)
+}
+
+fn store_flags(
+    tx: &MailTx<'_>,
+    inbox: Uuid,
+    mailbox: u32,
+    uids: &[u32],
+    op: FlagOp,
+    flags: &Flags,
+    unchanged_since: Option<u64>,
+) -> TxResult<FlagsStored> {
+    let mut state = read_state(tx.inbox_state, inbox)?;
+    let mut mb = read_mailbox(tx.mailboxes, inbox, mailbox)?;
+    let mut updated = Vec::with_capacity(uids.len());
+    let mut modified = Vec::new();
+    for &uid in uids {
+        let k = message_key(inbox, mailbox, uid);
+        let Some(v) = tx.messages.get(&k)? else { continue };
+        let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
+        if unchanged_since.is_some_and(|since| record.modseq > since) {
+            modified.push(uid);
+            continue;
+        }
+        let new_flags = apply_flags(&record.flags, op, flags);
+        if new_flags == record.flags {
+            updated.push((record, false));
+            continue;
+        }
+        count_in(&mut mb, &record, -1);
+        record.flags = new_flags;
+        record.modseq = log_change(&mut state, tx.changes, inbox, mailbox, uid, ChangeKind::Flags)?;
+        mb.highest_modseq = record.modseq;
+        count_in(&mut mb, &record, 1);
+        tx.messages.insert(k, encode(&record))?;
+        updated.push((record, true));
+    }
+    write_mailbox(tx.mailboxes, inbox, &mb)?;
+    write_state(tx.inbox_state, inbox, &state)?;
+    Ok((updated, modified))
+}
+
+fn copy_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> TxResult<(u32, Vec<(u32, u32)>)> {
+    let mut state = read_state(tx.inbox_state, inbox)?;
+    let mut target = read_mailbox(tx.mailboxes, inbox, to)?;
+    let mut pairs = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let Some(v) = tx.messages.get(message_key(inbox, from, uid))? else {
+            continue;
+        };
+        let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
+        record.uid = target.uidnext;
+        target.uidnext += 1;
+        record.modseq = log_change(&mut state, tx.changes, inbox, to, record.uid, ChangeKind::Added)?;
+        target.highest_modseq = record.modseq;
+        count_in(&mut target, &record, 1);
+        bump_refs(tx.blob_refs, &record.blob, 1)?;
+        tx.messages
+            .insert(message_key(inbox, to, record.uid), encode(&record))?;
+        pairs.push((uid, record.uid));
+    }
+    write_mailbox(tx.mailboxes, inbox, &target)?;
+    write_state(tx.inbox_state, inbox, &state)?;
+    Ok((target.uidvalidity, pairs))
+}
+
+fn move_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> TxResult<(u32, Vec<(u32, u32)>)> {
+    let (uidvalidity, pairs) = copy_records(tx, inbox, from, uids, to)?;
+    let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
+    remove_messages(tx, inbox, from, &moved, false)?;
+    Ok((uidvalidity, pairs))
+}
+
+/// Removes messages by UID, logging each as expunged; with `only_deleted`, a
+/// message that lost its \Deleted flag meanwhile stays.
+fn remove_messages(tx: &MailTx<'_>, inbox: Uuid, mailbox: u32, uids: &[u32], only_deleted: bool) -> TxResult<Vec<u32>> {
+    let mut removed = Vec::with_capacity(uids.len());
+    if uids.is_empty() {
+        return Ok(removed);
+    }
+    let mut state = read_state(tx.inbox_state, inbox)?;
+    let mut mb = read_mailbox(tx.mailboxes, inbox, mailbox)?;
+    for &uid in uids {
+        let k = message_key(inbox, mailbox, uid);
+        let Some(v) = tx.messages.get(&k)? else { continue };
+        let record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
+        if only_deleted && !record.flags.has(flag::DELETED) {
+            continue;
+        }
+        tx.messages.remove(k)?;
+        count_in(&mut mb, &record, -1);
+        mb.highest_modseq = log_change(&mut state, tx.changes, inbox, mailbox, uid, ChangeKind::Expunged)?;
+        drop_blob_ref(tx.blob_refs, tx.blobs, tx.summaries, &record.blob)?;
+        removed.push(uid);
+    }
+    write_mailbox(tx.mailboxes, inbox, &mb)?;
+    write_state(tx.inbox_state, inbox, &state)?;
+    Ok(removed)
 }
 
 fn read_mailbox(mailboxes: &TransactionalTree, inbox: Uuid, id: u32) -> TxResult<Mailbox> {
@@ -390,18 +416,11 @@ fn apply_flags(current: &Flags, op: FlagOp, change: &Flags) -> Flags {
     out
 }
 
-fn add_blob_refs(
-    refs: &TransactionalTree,
-    blobs: &TransactionalTree,
-    summaries: &TransactionalTree,
-    blob: &[u8; 32],
-    count: u64,
-    message: NewMessage<'_>,
-) -> TxResult<()> {
-    if bump_refs(refs, blob, count)? == count {
+fn add_blob_refs(tx: &MailTx<'_>, blob: &Blob, count: u64) -> TxResult<()> {
+    if bump_refs(tx.blob_refs, &blob.hash, count)? == count {
         // First reference: the bytes are new (or were just released).
-        blobs.insert(&blob[..], message.raw)?;
-        summaries.insert(&blob[..], message.summary)?;
+        tx.blobs.insert(&blob.hash[..], blob.raw.clone())?;
+        tx.summaries.insert(&blob.hash[..], blob.summary.clone())?;
     }
     Ok(())
 }
@@ -516,6 +535,7 @@ mod tests {
                 &Flags::with(flag::DELETED | flag::SEEN),
                 None,
             )
+            .await
             .unwrap();
         assert_eq!(changed.len(), 2);
         let mb = s.mailbox(a.id, inbox_a.id).unwrap().unwrap();
@@ -556,6 +576,7 @@ mod tests {
             .unwrap();
         let (_, modified) = s
             .store_flags(a.id, mb.id, &[1], FlagOp::Add, &Flags::with(flag::SEEN), Some(0))
+            .await
             .unwrap();
         assert_eq!(modified, vec![1]);
     }

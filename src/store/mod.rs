@@ -13,6 +13,7 @@ mod inboxes;
 mod mailboxes;
 mod messages;
 pub mod model;
+mod writer;
 
 pub use identity::NewKey;
 pub use inboxes::{CreateInbox, InboxCreated};
@@ -23,6 +24,7 @@ pub use model::*;
 use durability::GroupCommit;
 use std::path::Path;
 use std::sync::Arc;
+use writer::{MailTrees, Writer};
 
 /// The layout version of the store on disk; a newer store is refused.
 const SCHEMA_VERSION: u32 = 1;
@@ -90,6 +92,9 @@ struct Inner {
     db: sled::Db,
     trees: Trees,
     commit: GroupCommit,
+    /// Applies mail writes in batches (see writer.rs).
+    writer: Writer,
+    writer_trees: MailTrees,
 }
 
 /// A cheap-to-clone handle to the store.
@@ -128,8 +133,24 @@ impl Store {
         };
         check_schema(&trees.meta, dir)?;
         let commit = GroupCommit::new(db.clone());
+        let writer_trees = MailTrees {
+            messages: trees.messages.clone(),
+            mailboxes: trees.mailboxes.clone(),
+            inbox_state: trees.inbox_state.clone(),
+            changes: trees.changes.clone(),
+            blob_refs: trees.blob_refs.clone(),
+            blobs: trees.blobs.clone(),
+            summaries: trees.summaries.clone(),
+        };
+        let writer = Writer::start(db.clone(), writer_trees.clone())?;
         Ok(Store {
-            inner: Arc::new(Inner { db, trees, commit }),
+            inner: Arc::new(Inner {
+                db,
+                trees,
+                commit,
+                writer,
+                writer_trees,
+            }),
         })
     }
 
