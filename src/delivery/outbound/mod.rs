@@ -7,6 +7,7 @@
 //! - `route`: relay or MX/A/AAAA; `client`: the SMTP client; `tls`: its TLS configs.
 //! - `dkim`: keys and signing; `dsn`: bounce messages; `rate`: per-inbox send rate.
 
+pub mod admin;
 pub mod client;
 pub mod dkim;
 pub mod dsn;
