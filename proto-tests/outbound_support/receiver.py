@@ -72,7 +72,11 @@ async def session(reader, writer):
             await send("220 go ahead")
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(args.tls[0], args.tls[1])
-            await writer.start_tls(ctx)
+            try:
+                await writer.start_tls(ctx)
+            except (ssl.SSLError, ConnectionError) as e:
+                emit(event="tls_failed", error=str(e))
+                return
             tls = True
         elif verb == "AUTH" and args.auth:
             parts = cmd.split(" ")

@@ -33,6 +33,8 @@ pub struct Outbound {
     signers: dkim::Signers,
     router: route::Router,
     tls: Result<tls::ClientTls, String>,
+    /// One bounce filer at a time, so each waiting bounce is filed once.
+    filing: tokio::sync::Mutex<()>,
 }
 
 impl Outbound {
@@ -43,6 +45,7 @@ impl Outbound {
             signers: dkim::Signers::default(),
             router: route::Router::new(&config.delivery),
             tls: tls::ClientTls::new().map_err(|e| e.to_string()),
+            filing: tokio::sync::Mutex::new(()),
         }
     }
 

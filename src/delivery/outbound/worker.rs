@@ -108,6 +108,7 @@ fn publish_gauges(ctx: &Context) {
 
 /// Files waiting bounces into their senders' INBOX.
 async fn file_bounces(ctx: &Context) {
+    let _one_at_a_time = ctx.outbound.filing.lock().await;
     let jobs = match ctx.store.dsn_jobs() {
         Ok(jobs) => jobs,
         Err(e) => {
