@@ -519,3 +519,34 @@ fn mail_queued_before_a_crash_is_delivered_once_after_restart() {
     assert_eq!(count(&receiver.events(), "message"), 1, "{:?}", receiver.events());
     assert_eq!(count(&receiver.events(), "deferred"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_records_are_resolved_and_followed() {
+    use outbound_support::dns::{FakeDns, Zone};
+    let receiver = Receiver::start(&[]);
+    let dns = FakeDns::start(vec![
+        // The lower preference is tried first; its host does not exist.
+        ("mx.example.", Zone::Mx(vec![(20, "mx1.mx.example."), (10, "missing.mx.example.")])),
+        ("mx1.mx.example.", Zone::A(std::net::Ipv4Addr::LOCALHOST)),
+        // No MX: the domain itself is the host (RFC 5321 5.1).
+        ("implicit.example.", Zone::A(std::net::Ipv4Addr::LOCALHOST)),
+        // RFC 7505 null MX.
+        ("nullmx.example.", Zone::Mx(vec![(0, ".")])),
+    ]);
+    let text = format!(
+        "dns_servers = [\"{}\"]\nmx_port = {}\nretry_schedule_secs = [1]\ndkim_algorithm = \"ed25519\"\n",
+        dns.addr, receiver.port
+    );
+    let h = Harness::start(&text).await;
+    h.send(&["a@mx.example", "b@implicit.example"], "via mx").await.unwrap();
+    let messages = receiver.wait_messages(2, WAIT);
+    assert_eq!(messages.len(), 2, "events: {:?}", receiver.events());
+    h.send(&["c@nullmx.example", "d@nx.example"], "nowhere").await.unwrap();
+    let inbox = h.wait_inbox(2).await;
+    assert_eq!(inbox.len(), 2);
+    let all = inbox.join("\n");
+    assert!(all.contains("Final-Recipient: rfc822; c@nullmx.example\r\nAction: failed\r\nStatus: 5.1.10"), "{all}");
+    assert!(all.contains("Final-Recipient: rfc822; d@nx.example\r\nAction: failed\r\nStatus: 5.1.2"), "{all}");
+    assert_eq!(count(&receiver.events(), "message"), 2);
+    h.stop().await;
+}

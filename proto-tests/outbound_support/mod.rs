@@ -105,3 +105,5 @@ pub fn data(event: &Value) -> Vec<u8> {
 pub fn txt_value(zone_line: &str) -> String {
     zone_line.split('"').skip(1).step_by(2).collect()
 }
+
+pub mod dns;
