@@ -247,26 +247,55 @@ async fn delivered_mail_carries_a_dkim_signature_that_verifies_against_the_print
     let raw = data(&messages[0]);
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("DKIM-Signature: v=1; a=rsa-sha256;"), "{text}");
-    assert!(text.contains("\r\n.a line with a leading dot\r\n"), "dot-stuffing undone by the receiver");
+    assert!(
+        text.contains("\r\n.a line with a leading dot\r\n"),
+        "dot-stuffing undone by the receiver"
+    );
 
     // The record as the operator gets it: the CLI asks the running server.
     let api = h.ctx().config.api.listen.clone();
     assert_eq!(api, ["127.0.0.1:0"]);
-    let server = format!("http://{}", h.server.as_ref().unwrap().address(ListenerKind::Api).unwrap());
+    let server = format!(
+        "http://{}",
+        h.server.as_ref().unwrap().address(ListenerKind::Api).unwrap()
+    );
     let config = h.dir.join("mailroom.toml");
-    let (ok, zone, err) = cli(&["dkim-record", "example.test", "--config", config.to_str().unwrap(), "--server", &server]);
+    let (ok, zone, err) = cli(&[
+        "dkim-record",
+        "example.test",
+        "--config",
+        config.to_str().unwrap(),
+        "--server",
+        &server,
+    ]);
     assert!(ok, "dkim-record failed: {err}");
-    assert!(zone.starts_with("mailroom._domainkey.example.test. IN TXT ( \"v=DKIM1; k=rsa; p="), "{zone}");
+    assert!(
+        zone.starts_with("mailroom._domainkey.example.test. IN TXT ( \"v=DKIM1; k=rsa; p="),
+        "{zone}"
+    );
     let value = txt_value(&zone);
     assert_eq!(verify_dkim(&raw, &value).await, [mail_auth::DkimResult::Pass]);
 
     // The verifier does check: a changed subject fails.
     let tampered = text.replace("Subject: signed", "Subject: changed").into_bytes();
     let verdict = verify_dkim(&tampered, &value).await;
-    assert!(matches!(verdict.as_slice(), [mail_auth::DkimResult::Fail(_)]), "{verdict:?}");
+    assert!(
+        matches!(verdict.as_slice(), [mail_auth::DkimResult::Fail(_)]),
+        "{verdict:?}"
+    );
 
-    let (ok, _, err) = cli(&["dkim-record", "other.example", "--config", config.to_str().unwrap(), "--server", &server]);
-    assert!(!ok && err.contains("not found"), "a foreign domain has no record: {err}");
+    let (ok, _, err) = cli(&[
+        "dkim-record",
+        "other.example",
+        "--config",
+        config.to_str().unwrap(),
+        "--server",
+        &server,
+    ]);
+    assert!(
+        !ok && err.contains("not found"),
+        "a foreign domain has no record: {err}"
+    );
     h.stop().await;
 }
 
@@ -304,8 +333,14 @@ async fn three_temporary_failures_then_delivered_exactly_once() {
     assert_eq!(h.queue_len(), (0, 0));
     assert!(h.inbox_messages().is_empty(), "no bounce for a delivered message");
     let metrics = h.ctx().metrics.render();
-    assert!(metrics.contains("mailroom_outbound_attempts_total{result=\"deferred\"} 3\n"), "{metrics}");
-    assert!(metrics.contains("mailroom_outbound_recipients_total{result=\"delivered\"} 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("mailroom_outbound_attempts_total{result=\"deferred\"} 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mailroom_outbound_recipients_total{result=\"delivered\"} 1\n"),
+        "{metrics}"
+    );
     assert!(metrics.contains("mailroom_outbound_queue_messages 0\n"), "{metrics}");
     h.stop().await;
 }
@@ -318,13 +353,27 @@ async fn a_permanent_failure_bounces_a_dsn_into_the_senders_inbox() {
     let inbox = h.wait_inbox(1).await;
     assert_eq!(inbox.len(), 1, "one bounce");
     let dsn = &inbox[0];
-    assert!(dsn.contains("Content-Type: multipart/report; report-type=delivery-status;"), "{dsn}");
+    assert!(
+        dsn.contains("Content-Type: multipart/report; report-type=delivery-status;"),
+        "{dsn}"
+    );
     assert!(dsn.contains("To: <agent@example.test>"), "{dsn}");
     assert!(dsn.contains("Content-Type: message/delivery-status\r\n"), "{dsn}");
-    assert!(dsn.contains("Final-Recipient: rfc822; someone@remote.example\r\nAction: failed\r\nStatus: 5.7.1\r\n"), "{dsn}");
-    assert!(dsn.contains("Diagnostic-Code: smtp; 550 5.7.1 relaying denied"), "{dsn}");
-    let (_, quoted) = dsn.split_once("Content-Type: text/rfc822-headers\r\n\r\n").expect("headers part");
-    assert!(quoted.starts_with("DKIM-Signature: "), "the header as it was sent: {quoted}");
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; someone@remote.example\r\nAction: failed\r\nStatus: 5.7.1\r\n"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Diagnostic-Code: smtp; 550 5.7.1 relaying denied"),
+        "{dsn}"
+    );
+    let (_, quoted) = dsn
+        .split_once("Content-Type: text/rfc822-headers\r\n\r\n")
+        .expect("headers part");
+    assert!(
+        quoted.starts_with("DKIM-Signature: "),
+        "the header as it was sent: {quoted}"
+    );
     assert!(quoted.contains("\r\nFrom: Agent <agent@example.test>\r\n"), "{quoted}");
     assert!(quoted.contains("\r\nSubject: doomed\r\n"), "{quoted}");
     assert!(!dsn.contains("Hello from the queue"), "only the header is returned");
@@ -354,9 +403,12 @@ async fn a_connection_dropped_mid_data_is_retried_and_delivered_once() {
 async fn a_refused_recipient_bounces_alone_while_the_others_are_delivered() {
     let receiver = Receiver::start(&["--reject", "gone@remote.example"]);
     let h = Harness::start(&relay_config(&receiver, "")).await;
-    h.send(&["ok@remote.example", "gone@remote.example", "also@other.example"], "mixed")
-        .await
-        .unwrap();
+    h.send(
+        &["ok@remote.example", "gone@remote.example", "also@other.example"],
+        "mixed",
+    )
+    .await
+    .unwrap();
     let messages = receiver.wait_messages(2, WAIT);
     assert_eq!(messages.len(), 2, "one transaction per domain: {:?}", receiver.events());
     let mut rcpts: Vec<String> = messages
@@ -377,7 +429,9 @@ async fn a_refused_recipient_bounces_alone_while_the_others_are_delivered() {
 async fn an_invalid_domain_bounces_without_a_connection() {
     let receiver = Receiver::start(&[]);
     let h = Harness::start(&relay_config(&receiver, "")).await;
-    h.send(&["someone@not_a_domain", "x@-bad.example"], "nowhere").await.unwrap();
+    h.send(&["someone@not_a_domain", "x@-bad.example"], "nowhere")
+        .await
+        .unwrap();
     let inbox = h.wait_inbox(2).await;
     assert_eq!(inbox.len(), 2, "one bounce per destination");
     assert!(inbox.iter().all(|m| m.contains("Status: 5.1.2")));
@@ -389,7 +443,10 @@ async fn an_invalid_domain_bounces_without_a_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_relay_is_retried_then_bounced_when_the_message_expires() {
     // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let text = format!(
         "relay = \"{closed}\"\nretry_schedule_secs = [1]\nmax_lifetime_secs = 3\nconnect_timeout_secs = 1\ndkim_algorithm = \"ed25519\"\n"
     );
@@ -397,12 +454,25 @@ async fn an_unreachable_relay_is_retried_then_bounced_when_the_message_expires()
     h.send(&["someone@remote.example"], "unreachable").await.unwrap();
     // Waiting, with the reason shown to the operator (over the API, as the CLI does).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let server = format!("http://{}", h.server.as_ref().unwrap().address(ListenerKind::Api).unwrap());
+    let server = format!(
+        "http://{}",
+        h.server.as_ref().unwrap().address(ListenerKind::Api).unwrap()
+    );
     let config = h.dir.join("mailroom.toml");
-    let (ok, table, err) = cli(&["queue", "list", "--config", config.to_str().unwrap(), "--server", &server]);
+    let (ok, table, err) = cli(&[
+        "queue",
+        "list",
+        "--config",
+        config.to_str().unwrap(),
+        "--server",
+        &server,
+    ]);
     assert!(ok, "{err}");
     assert!(table.starts_with("1 message(s) queued\n"), "{table}");
-    assert!(table.contains("remote.example") && table.contains(&closed.to_string()), "{table}");
+    assert!(
+        table.contains("remote.example") && table.contains(&closed.to_string()),
+        "{table}"
+    );
     let inbox = h.wait_inbox(1).await;
     assert_eq!(inbox.len(), 1, "bounced at expiry");
     assert!(inbox[0].contains("Status: 4.4.7"), "{}", inbox[0]);
@@ -443,7 +513,11 @@ async fn a_verified_relay_with_a_self_signed_certificate_is_not_trusted() {
     h.send(&["someone@remote.example"], "verified").await.unwrap();
     let refused = receiver.wait(WAIT, |e| count(e, "connect") >= 2);
     assert!(refused, "retried: {:?}", receiver.events());
-    assert_eq!(count(&receiver.events(), "message"), 0, "never sent over an unverified channel");
+    assert_eq!(
+        count(&receiver.events(), "message"),
+        0,
+        "never sent over an unverified channel"
+    );
     let report = mailroom::delivery::outbound::admin::queue_report(&h.ctx().store).unwrap();
     let error = report["entries"][0]["lastError"].as_str().unwrap_or("").to_string();
     assert!(error.contains("TLS handshake"), "{report}");
@@ -457,12 +531,18 @@ async fn the_send_rate_and_the_switch_are_enforced_at_submission() {
     let h = Harness::start(&relay_config(&receiver, "send_rate_per_minute = 2\n")).await;
     h.send(&["a@remote.example"], "1").await.unwrap();
     h.send(&["a@remote.example"], "2").await.unwrap();
-    assert!(matches!(h.send(&["a@remote.example"], "3").await, Err(QueueError::RateLimited)));
+    assert!(matches!(
+        h.send(&["a@remote.example"], "3").await,
+        Err(QueueError::RateLimited)
+    ));
     assert_eq!(receiver.wait_messages(2, WAIT).len(), 2);
     h.stop().await;
 
     let off = Harness::start("enabled = false\n").await;
-    assert!(matches!(off.send(&["a@remote.example"], "x").await, Err(QueueError::Unavailable)));
+    assert!(matches!(
+        off.send(&["a@remote.example"], "x").await,
+        Err(QueueError::Unavailable)
+    ));
     assert_eq!(off.queue_len(), (0, 0));
     off.stop().await;
 }
@@ -481,9 +561,17 @@ fn mail_queued_before_a_crash_is_delivered_once_after_restart() {
 
     // Queue a message into the stopped server's store, as submission would.
     let config = Config::load(Some(&server.dir.join("mailroom.toml"))).unwrap();
-    let (ok, table, err) = cli(&["queue", "list", "--config", server.dir.join("mailroom.toml").to_str().unwrap()]);
+    let (ok, table, err) = cli(&[
+        "queue",
+        "list",
+        "--config",
+        server.dir.join("mailroom.toml").to_str().unwrap(),
+    ]);
     assert!(ok && table.starts_with("0 message(s) queued"), "{table} {err}");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let store = Store::open(&config.data_dir, 4).unwrap();
         let raw = message("survivor", &["someone@remote.example"]);
@@ -501,7 +589,12 @@ fn mail_queued_before_a_crash_is_delivered_once_after_restart() {
     });
     drop(runtime);
     // With the server stopped, the CLI reads the store itself.
-    let (ok, table, err) = cli(&["queue", "list", "--config", server.dir.join("mailroom.toml").to_str().unwrap()]);
+    let (ok, table, err) = cli(&[
+        "queue",
+        "list",
+        "--config",
+        server.dir.join("mailroom.toml").to_str().unwrap(),
+    ]);
     assert!(ok && table.starts_with("1 message(s) queued"), "{table} {err}");
 
     server.start_again();
@@ -526,7 +619,10 @@ async fn mx_records_are_resolved_and_followed() {
     let receiver = Receiver::start(&[]);
     let dns = FakeDns::start(vec![
         // The lower preference is tried first; its host does not exist.
-        ("mx.example.", Zone::Mx(vec![(20, "mx1.mx.example."), (10, "missing.mx.example.")])),
+        (
+            "mx.example.",
+            Zone::Mx(vec![(20, "mx1.mx.example."), (10, "missing.mx.example.")]),
+        ),
         ("mx1.mx.example.", Zone::A(std::net::Ipv4Addr::LOCALHOST)),
         // No MX: the domain itself is the host (RFC 5321 5.1).
         ("implicit.example.", Zone::A(std::net::Ipv4Addr::LOCALHOST)),
@@ -545,8 +641,14 @@ async fn mx_records_are_resolved_and_followed() {
     let inbox = h.wait_inbox(2).await;
     assert_eq!(inbox.len(), 2);
     let all = inbox.join("\n");
-    assert!(all.contains("Final-Recipient: rfc822; c@nullmx.example\r\nAction: failed\r\nStatus: 5.1.10"), "{all}");
-    assert!(all.contains("Final-Recipient: rfc822; d@nx.example\r\nAction: failed\r\nStatus: 5.1.2"), "{all}");
+    assert!(
+        all.contains("Final-Recipient: rfc822; c@nullmx.example\r\nAction: failed\r\nStatus: 5.1.10"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Final-Recipient: rfc822; d@nx.example\r\nAction: failed\r\nStatus: 5.1.2"),
+        "{all}"
+    );
     assert_eq!(count(&receiver.events(), "message"), 2);
     h.stop().await;
 }

@@ -306,7 +306,9 @@ impl Config {
         {
             return Err(err("auth", "argon2 parameters out of range".into()));
         }
-        self.delivery.validate().map_err(|(key, reason)| err(&format!("delivery.{key}"), reason))?;
+        self.delivery
+            .validate()
+            .map_err(|(key, reason)| err(&format!("delivery.{key}"), reason))?;
         if let Some(token) = &self.admin_token
             && token.len() < 16
         {
@@ -414,7 +416,10 @@ impl DeliveryConfig {
         if let Some(relay) = &self.relay
             && split_host_port(relay).is_none()
         {
-            return Err(("relay", format!("{relay:?} is not host:port (e.g. smtp.example.com:587)")));
+            return Err((
+                "relay",
+                format!("{relay:?} is not host:port (e.g. smtp.example.com:587)"),
+            ));
         }
         if self.relay_username.is_some() != self.relay_password.is_some() {
             return Err(("relay_username", "relay_username and relay_password go together".into()));
@@ -428,13 +433,19 @@ impl DeliveryConfig {
             }
         }
         if self.retry_schedule_secs.is_empty() || self.retry_schedule_secs.contains(&0) {
-            return Err(("retry_schedule_secs", "needs at least one wait, each at least 1 second".into()));
+            return Err((
+                "retry_schedule_secs",
+                "needs at least one wait, each at least 1 second".into(),
+            ));
         }
         if self.max_lifetime_secs == 0 {
             return Err(("max_lifetime_secs", "must be at least 1".into()));
         }
         if self.per_domain_concurrency == 0 || self.workers == 0 {
-            return Err(("workers", "workers and per_domain_concurrency must be at least 1".into()));
+            return Err((
+                "workers",
+                "workers and per_domain_concurrency must be at least 1".into(),
+            ));
         }
         if self.connect_timeout_secs == 0 || self.command_timeout_secs == 0 {
             return Err(("command_timeout_secs", "timeouts must be at least 1 second".into()));
@@ -455,7 +466,10 @@ impl DeliveryConfig {
         let algorithms = std::iter::once(&self.dkim_algorithm).chain(self.dkim_domain_algorithms.values());
         for algorithm in algorithms {
             if !matches!(algorithm.as_str(), "rsa" | "ed25519") {
-                return Err(("dkim_algorithm", format!("{algorithm:?} is neither \"rsa\" nor \"ed25519\"")));
+                return Err((
+                    "dkim_algorithm",
+                    format!("{algorithm:?} is neither \"rsa\" nor \"ed25519\""),
+                ));
             }
         }
         Ok(())
@@ -548,7 +562,10 @@ mod tests {
         let text = "[delivery]\nrelay = \"[::1]:2525\"\nrelay_username = \"u\"\nrelay_password = \"hunter22\"\n";
         let config = Config::parse(text, "t.toml").unwrap();
         config.validate().unwrap();
-        assert!(!format!("{config:?}").contains("hunter22"), "the password never shows in Debug");
+        assert!(
+            !format!("{config:?}").contains("hunter22"),
+            "the password never shows in Debug"
+        );
         assert_eq!(split_host_port("[::1]:2525"), Some(("::1".into(), 2525)));
         assert_eq!(split_host_port("smtp.example.com:0"), None);
     }

@@ -119,7 +119,11 @@ fn admin(
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(mailroom::delivery::outbound::admin::ask(&config, server.as_deref(), ask)) {
+    match runtime.block_on(mailroom::delivery::outbound::admin::ask(
+        &config,
+        server.as_deref(),
+        ask,
+    )) {
         Ok(answer) => {
             println!("{}", show(&answer).trim_end());
             ExitCode::SUCCESS

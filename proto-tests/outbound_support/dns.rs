@@ -74,7 +74,11 @@ fn answer(table: &[(&'static str, Zone)], query: &[u8]) -> Option<Vec<u8>> {
             (Zone::Mx(list), RecordType::MX) => {
                 for (preference, exchange) in list {
                     let exchange = Name::from_ascii(exchange).ok()?;
-                    reply.add_answer(Record::from_rdata(owner.clone(), 60, RData::MX(MX::new(*preference, exchange))));
+                    reply.add_answer(Record::from_rdata(
+                        owner.clone(),
+                        60,
+                        RData::MX(MX::new(*preference, exchange)),
+                    ));
                 }
             }
             (Zone::A(ip), RecordType::A) => {

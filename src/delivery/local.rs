@@ -44,7 +44,12 @@ pub async fn store_message(store: &Store, events: &Events, filing: Filing<'_>) -
 }
 
 /// Files `raw` into the inbox's INBOX (bounces and other notices we generate).
-pub async fn deliver_to_inbox(store: &Store, events: &Events, inbox: Uuid, raw: &[u8]) -> Result<Delivered, StoreError> {
+pub async fn deliver_to_inbox(
+    store: &Store,
+    events: &Events,
+    inbox: Uuid,
+    raw: &[u8],
+) -> Result<Delivered, StoreError> {
     let mailbox = store.mailbox_by_role(inbox, Role::Inbox)?.ok_or(StoreError::NotFound)?;
     let summary = mail::summarize(raw);
     let filing = Filing {

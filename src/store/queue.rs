@@ -66,9 +66,7 @@ pub enum RecipientStatus {
 
 impl QueueEntry {
     pub fn pending(&self) -> impl Iterator<Item = &QueueRecipient> {
-        self.recipients
-            .iter()
-            .filter(|r| r.status == RecipientStatus::Pending)
+        self.recipients.iter().filter(|r| r.status == RecipientStatus::Pending)
     }
 
     pub fn is_done(&self) -> bool {
@@ -259,12 +257,7 @@ impl Store {
 
     /// Bounces not yet filed.
     pub fn dsn_jobs(&self) -> Result<Vec<DsnJob>> {
-        self.trees()
-            .queue_dsns
-            .iter()
-            .values()
-            .map(|v| decode(&v?))
-            .collect()
+        self.trees().queue_dsns.iter().values().map(|v| decode(&v?)).collect()
     }
 
     /// Forgets a filed bounce (lazily durable: a crash before the next flush files it again).
@@ -333,7 +326,12 @@ mod tests {
         let a = entry(id, 0, "a.example", 300);
         let b = entry(id, 1, "b.example", 100);
         s.enqueue(&message, b"hello", &[a.clone(), b.clone()]).await.unwrap();
-        let due: Vec<String> = s.queue_due(1000, 10, |_, _| false).unwrap().into_iter().map(|e| e.domain).collect();
+        let due: Vec<String> = s
+            .queue_due(1000, 10, |_, _| false)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.domain)
+            .collect();
         assert_eq!(due, ["b.example", "a.example"]);
         assert!(s.queue_due(99, 10, |_, _| false).unwrap().is_empty());
         assert_eq!(s.queue_next_due().unwrap(), Some(100));

@@ -152,11 +152,7 @@ fn http_get(addr: SocketAddr, path: &str, token: &str) -> std::io::Result<(u16, 
     let mut raw = Vec::new();
     stream.take(64 * 1024 * 1024).read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text
         .split_once("\r\n\r\n")
         .and_then(|(_, b)| serde_json::from_str(b).ok())

@@ -55,7 +55,10 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionError {
     Retry(String),
-    Fail { status: String, diagnostic: String },
+    Fail {
+        status: String,
+        diagnostic: String,
+    },
     /// The TLS handshake failed; an opportunistic host is tried again without it.
     Handshake(String),
 }
@@ -71,10 +74,7 @@ impl Reply {
     /// The reply on one line, as it goes into logs and DSNs.
     pub fn text(&self) -> String {
         let text = String::from_utf8_lossy(&self.raw);
-        let lines: Vec<&str> = text
-            .lines()
-            .map(|l| l.get(4..).unwrap_or("").trim())
-            .collect();
+        let lines: Vec<&str> = text.lines().map(|l| l.get(4..).unwrap_or("").trim()).collect();
         format!("{} {}", self.code, lines.join(" ")).trim().to_string()
     }
 
@@ -278,7 +278,9 @@ async fn start_tls(
     };
     if !offered {
         if required {
-            return Err(SessionError::Retry("TLS is required but the server does not offer STARTTLS".into()));
+            return Err(SessionError::Retry(
+                "TLS is required but the server does not offer STARTTLS".into(),
+            ));
         }
         return Ok(ehlo);
     }
@@ -322,7 +324,10 @@ async fn authenticate(conn: &mut Conn, user: &str, password: &str, in_clear: boo
         return Ok(());
     }
     // A refused login is the operator's to fix, not the sender's fault: retry.
-    Err(SessionError::Retry(format!("relay refused the credentials: {}", reply.text())))
+    Err(SessionError::Retry(format!(
+        "relay refused the credentials: {}",
+        reply.text()
+    )))
 }
 
 async fn transaction(
@@ -340,7 +345,10 @@ async fn transaction(
     let utf8 = !envelope.mail_from.is_ascii() || envelope.recipients.iter().any(|r| !r.is_ascii());
     if utf8 && ehlo.flags & EXT_SMTP_UTF8 == 0 {
         // RFC 6531 3.2: an internationalized address needs SMTPUTF8 at the server.
-        return fail("5.6.7", "the receiving server does not support SMTPUTF8 addresses".into());
+        return fail(
+            "5.6.7",
+            "the receiving server does not support SMTPUTF8 addresses".into(),
+        );
     }
     let eight_bit = !envelope.body.is_ascii();
     if eight_bit && ehlo.flags & EXT_8BIT_MIME == 0 {
@@ -350,7 +358,10 @@ async fn transaction(
     }
     if ehlo.flags & EXT_SIZE != 0 && ehlo.size > 0 && envelope.body.len() > ehlo.size {
         // RFC 1870 6.
-        return fail("5.3.4", format!("the message is larger than the server's limit of {} bytes", ehlo.size));
+        return fail(
+            "5.3.4",
+            format!("the message is larger than the server's limit of {} bytes", ehlo.size),
+        );
     }
     let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);
     if ehlo.flags & EXT_SIZE != 0 {
@@ -435,6 +446,7 @@ async fn transaction(
         }
     };
     let accepted = outcomes.iter().filter(|o| **o == Outcome::Delivered).count();
+    let mut line_start = true;
     if data_reply.code != 354 {
         // Recipients the server took share the fate DATA got.
         let fate = data_reply.outcome();
@@ -446,7 +458,13 @@ async fn transaction(
         let _ = conn.reply().await;
         return Ok(outcomes);
     }
-    if let Err(e) = conn.send(&dot_stuff(envelope.body)).await {
+    // In pieces, so a large message is not held twice in memory.
+    for piece in envelope.body.chunks(DATA_PIECE) {
+        if let Err(e) = conn.send(&dot_stuff_piece(piece, &mut line_start)).await {
+            return Ok(replace_accepted(outcomes, &Outcome::Retry { diagnostic: e }));
+        }
+    }
+    if let Err(e) = conn.send(data_end(envelope.body)).await {
         return Ok(replace_accepted(outcomes, &Outcome::Retry { diagnostic: e }));
     }
     // RFC 5321 4.5.3.2.6: the final reply may take up to 10 minutes.
@@ -466,22 +484,41 @@ fn replace_accepted(outcomes: Vec<Outcome>, fate: &Outcome) -> Vec<Outcome> {
         .collect()
 }
 
-/// The DATA payload: lines starting with "." get another (RFC 5321 4.5.2), a CRLF
-/// at the end if the message lacks one, then the terminating ".".
-pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
-    let mut line_start = true;
-    for &b in body {
-        if line_start && b == b'.' {
+/// Bytes of the message sent per write during DATA.
+const DATA_PIECE: usize = 64 * 1024;
+
+/// One piece of the DATA payload: lines starting with "." get another (RFC 5321
+/// 4.5.2). `line_start` carries across pieces.
+fn dot_stuff_piece(piece: &[u8], line_start: &mut bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(piece.len() + piece.len() / 64 + 1);
+    for &b in piece {
+        if *line_start && b == b'.' {
             out.push(b'.');
         }
         out.push(b);
-        line_start = b == b'\n';
+        *line_start = b == b'\n';
     }
-    if !body.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The end of DATA: a CRLF first if the message lacks one, then ".".
+fn data_end(body: &[u8]) -> &'static [u8] {
+    if body.ends_with(b"\r\n") {
+        b".\r\n"
+    } else {
+        b"\r\n.\r\n"
     }
-    out.extend_from_slice(b".\r\n");
+}
+
+/// The whole DATA payload at once (for tests).
+#[cfg(test)]
+fn dot_stuff(body: &[u8]) -> Vec<u8> {
+    let mut line_start = true;
+    let mut out: Vec<u8> = body
+        .chunks(3)
+        .flat_map(|piece| dot_stuff_piece(piece, &mut line_start))
+        .collect();
+    out.extend_from_slice(data_end(body));
     out
 }
 
@@ -514,7 +551,10 @@ mod tests {
     }
 
     /// A scripted server: answers each command from `answers` (by its verb).
-    async fn scripted(server: tokio::io::DuplexStream, answers: &'static [(&'static str, &'static str)]) -> Vec<String> {
+    async fn scripted(
+        server: tokio::io::DuplexStream,
+        answers: &'static [(&'static str, &'static str)],
+    ) -> Vec<String> {
         let (read, mut write) = tokio::io::split(server);
         let mut lines = BufReader::new(read).lines();
         let mut seen = Vec::new();
@@ -561,7 +601,10 @@ mod tests {
     async fn pipelined_transaction_with_one_refused_recipient() {
         let (client, server) = tokio::io::duplex(64 * 1024);
         const ANSWERS: &[(&str, &str)] = &[
-            ("EHLO", "250-test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"),
+            (
+                "EHLO",
+                "250-test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n",
+            ),
             ("RCPT TO:<GONE@", "550 5.1.1 no such user\r\n"),
             ("DATA", "354 go\r\n"),
         ];
@@ -576,7 +619,10 @@ mod tests {
         assert_eq!(outcomes[0], Outcome::Delivered);
         assert!(matches!(&outcomes[1], Outcome::Failed { status, .. } if status == "5.1.1"));
         let seen = server.await.unwrap();
-        assert!(seen.contains(&"MAIL FROM:<a@example.test> SIZE=23".to_string()), "{seen:?}");
+        assert!(
+            seen.contains(&"MAIL FROM:<a@example.test> SIZE=23".to_string()),
+            "{seen:?}"
+        );
         assert!(seen.contains(&"D:..hidden".to_string()), "dot-stuffed: {seen:?}");
     }
 
@@ -612,7 +658,10 @@ mod tests {
         let mut s = settings();
         s.tls = TlsMode::Required(tls.verified);
         let err = deliver(client, "r.example", &s, &envelope).await.unwrap_err();
-        assert!(matches!(err, SessionError::Retry(ref m) if m.contains("STARTTLS")), "{err:?}");
+        assert!(
+            matches!(err, SessionError::Retry(ref m) if m.contains("STARTTLS")),
+            "{err:?}"
+        );
         drop(server);
     }
 }

@@ -7,8 +7,8 @@ use crate::store::{DkimKeyRecord, Store, StoreError, now_millis};
 use base64::Engine;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use mail_auth::dkim::generate::DkimKeyPair;
+use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use parking_lot::Mutex;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer};
 use std::collections::HashMap;
@@ -151,7 +151,11 @@ pub fn dns_record(record: &DkimKeyRecord) -> (String, String) {
         _ => rsa_spki(&record.public_key),
     };
     let p = base64::engine::general_purpose::STANDARD.encode(public);
-    let k = if record.algorithm == "ed25519" { "ed25519" } else { "rsa" };
+    let k = if record.algorithm == "ed25519" {
+        "ed25519"
+    } else {
+        "rsa"
+    };
     (name, format!("v=DKIM1; k={k}; p={p}"))
 }
 

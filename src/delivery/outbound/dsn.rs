@@ -22,7 +22,12 @@ pub fn build(hostname: &str, message: &QueuedMessage, entry: &QueueEntry, origin
                 status,
                 diagnostic,
                 remote,
-            } => Some((r.address.as_str(), status.as_str(), diagnostic.as_str(), remote.as_deref())),
+            } => Some((
+                r.address.as_str(),
+                status.as_str(),
+                diagnostic.as_str(),
+                remote.as_deref(),
+            )),
             _ => None,
         })
         .collect();
@@ -87,10 +92,7 @@ pub fn build(hostname: &str, message: &QueuedMessage, entry: &QueueEntry, origin
             let _ = write!(out, "Last-Attempt-Date: {}\r\n", mail::rfc5322_date(at / 1000, 0));
         }
     }
-    let _ = write!(
-        out,
-        "\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-    );
+    let _ = write!(out, "\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n");
     let mut raw = out.into_bytes();
     raw.extend_from_slice(original_header(original));
     raw.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -105,10 +107,7 @@ fn original_header(raw: &[u8]) -> &[u8] {
         .map_or(raw.len(), |p| p + 2);
     let end = end.min(MAX_QUOTED_HEADER);
     // Cut at a line end so a capped header is still lines.
-    let cut = raw[..end]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |p| p + 1);
+    let cut = raw[..end].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
     &raw[..cut]
 }
 
@@ -127,12 +126,10 @@ fn status_code(status: &str) -> String {
     let parts: Vec<&str> = status.split('.').collect();
     let valid = parts.len() == 3
         && matches!(parts[0], "2" | "4" | "5")
-        && parts[1..].iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    if valid {
-        status.to_string()
-    } else {
-        "5.0.0".to_string()
-    }
+        && parts[1..]
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if valid { status.to_string() } else { "5.0.0".to_string() }
 }
 
 #[cfg(test)]
@@ -183,8 +180,15 @@ mod tests {
         assert!(text.contains("Content-Type: multipart/report; report-type=delivery-status;"));
         assert!(text.contains("Final-Recipient: rfc822; gone@remote.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"));
         assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user  Injected: header\r\n"));
-        assert!(!text.contains("ok@remote.example"), "delivered recipients are not reported");
-        assert!(text.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: hello\r\nMessage-ID: <x@example.test>\r\n"));
+        assert!(
+            !text.contains("ok@remote.example"),
+            "delivered recipients are not reported"
+        );
+        assert!(
+            text.contains(
+                "Content-Type: text/rfc822-headers\r\n\r\nSubject: hello\r\nMessage-ID: <x@example.test>\r\n"
+            )
+        );
         assert!(!text.contains("secret body"), "only the header is quoted back");
         let summary = mail::summarize(&raw);
         assert_eq!(summary.subject, "Undelivered Mail Returned to Sender");

@@ -61,7 +61,10 @@ mod tests {
         assert!((0..3).all(|_| rate.allow_at(inbox, t0)));
         assert!(!rate.allow_at(inbox, t0));
         assert!(rate.allow_at(Uuid::new_v4(), t0), "inboxes are independent");
-        assert!(rate.allow_at(inbox, t0 + Duration::from_secs(20)), "one token back after 20 s");
+        assert!(
+            rate.allow_at(inbox, t0 + Duration::from_secs(20)),
+            "one token back after 20 s"
+        );
         assert!(!rate.allow_at(inbox, t0 + Duration::from_secs(21)));
         assert!((0..1000).all(|_| SendRate::new(0).allow(inbox)));
     }

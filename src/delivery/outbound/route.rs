@@ -58,9 +58,13 @@ impl Router {
             });
         }
         if let Some(relay) = &config.relay {
-            let (host, port) = split_host_port(relay)
-                .ok_or_else(|| RouteError::Temporary(format!("bad relay address {relay:?}")))?;
-            return Ok(vec![Hop { host, port, relay: true }]);
+            let (host, port) =
+                split_host_port(relay).ok_or_else(|| RouteError::Temporary(format!("bad relay address {relay:?}")))?;
+            return Ok(vec![Hop {
+                host,
+                port,
+                relay: true,
+            }]);
         }
         let hosts = self.mx_hosts(domain).await?;
         Ok(hosts
@@ -81,7 +85,12 @@ impl Router {
             Ok(lookup) => {
                 let mut records: Vec<(u16, String)> = lookup
                     .iter()
-                    .map(|mx| (mx.preference(), mx.exchange().to_ascii().trim_end_matches('.').to_string()))
+                    .map(|mx| {
+                        (
+                            mx.preference(),
+                            mx.exchange().to_ascii().trim_end_matches('.').to_string(),
+                        )
+                    })
                     .collect();
                 // RFC 7505 3: a single MX of "." says the domain takes no mail.
                 if records.len() == 1 && records[0].1.is_empty() {
@@ -126,7 +135,11 @@ impl Router {
                 status: "5.1.2".into(),
                 diagnostic: format!("the host {} has no address", hop.host),
             }),
-            Err(e) => Err(RouteError::Temporary(format!("address lookup for {}: {}", hop.host, short(&e)))),
+            Err(e) => Err(RouteError::Temporary(format!(
+                "address lookup for {}: {}",
+                hop.host,
+                short(&e)
+            ))),
         }
     }
 }
@@ -180,7 +193,14 @@ mod tests {
     fn domain_syntax() {
         assert!(is_domain("example.com"));
         assert!(is_domain("xn--bcher-kva.example"));
-        for bad in ["localhost", "-a.example", "a..example", "[127.0.0.1]", "a b.example", ""] {
+        for bad in [
+            "localhost",
+            "-a.example",
+            "a..example",
+            "[127.0.0.1]",
+            "a b.example",
+            "",
+        ] {
             assert!(!is_domain(bad), "{bad:?}");
         }
     }
@@ -190,7 +210,10 @@ mod tests {
         let config = DeliveryConfig::default();
         let router = Router::new(&config);
         let err = router.hops(&config, "no_such domain").await.unwrap_err();
-        assert!(matches!(err, RouteError::Permanent { ref status, .. } if status == "5.1.2"), "{err:?}");
+        assert!(
+            matches!(err, RouteError::Permanent { ref status, .. } if status == "5.1.2"),
+            "{err:?}"
+        );
         let relayed = DeliveryConfig {
             relay: Some("127.0.0.1:2525".into()),
             ..DeliveryConfig::default()

@@ -102,8 +102,10 @@ fn next_wait(ctx: &Context, in_flight: &HashSet<EntryKey>, blocked: &HashSet<Ent
 
 fn publish_gauges(ctx: &Context) {
     let (messages, entries) = ctx.store.queue_len();
-    ctx.metrics.gauge_set("mailroom_outbound_queue_messages", &[], messages as i64);
-    ctx.metrics.gauge_set("mailroom_outbound_queue_entries", &[], entries as i64);
+    ctx.metrics
+        .gauge_set("mailroom_outbound_queue_messages", &[], messages as i64);
+    ctx.metrics
+        .gauge_set("mailroom_outbound_queue_entries", &[], entries as i64);
 }
 
 /// Files waiting bounces into their senders' INBOX.
@@ -120,7 +122,9 @@ async fn file_bounces(ctx: &Context) {
         match local::deliver_to_inbox(&ctx.store, &ctx.events, job.inbox, &job.raw).await {
             Ok(_) => ctx.metrics.inc("mailroom_outbound_bounces_total", &[]),
             // The sender's inbox is gone: nobody to tell.
-            Err(StoreError::NotFound) => tracing::warn!(inbox = %job.inbox, "bounce dropped: the inbox no longer exists"),
+            Err(StoreError::NotFound) => {
+                tracing::warn!(inbox = %job.inbox, "bounce dropped: the inbox no longer exists")
+            }
             Err(e) => {
                 tracing::error!(inbox = %job.inbox, "filing a bounce: {e}");
                 continue;
@@ -171,11 +175,7 @@ async fn attempt_entry(ctx: &Context, mut entry: QueueEntry) -> Result<(), Store
 /// The wait after the `attempts`-th attempt: the schedule's step, its last repeating.
 pub fn retry_delay(schedule: &[u64], attempts: u32) -> u64 {
     let step = (attempts.max(1) - 1) as usize;
-    schedule
-        .get(step)
-        .or(schedule.last())
-        .copied()
-        .unwrap_or(60)
+    schedule.get(step).or(schedule.last()).copied().unwrap_or(60)
 }
 
 /// Writes the attempt's outcomes into the entry's recipients.
@@ -204,10 +204,12 @@ fn record(ctx: &Context, entry: &mut QueueEntry, pending: &[String], outcomes: &
                 "deferred"
             }
         };
-        ctx.metrics.inc("mailroom_outbound_recipients_total", &[("result", result)]);
+        ctx.metrics
+            .inc("mailroom_outbound_recipients_total", &[("result", result)]);
     }
     let result = if entry.is_done() { "final" } else { "deferred" };
-    ctx.metrics.inc("mailroom_outbound_attempts_total", &[("result", result)]);
+    ctx.metrics
+        .inc("mailroom_outbound_attempts_total", &[("result", result)]);
 }
 
 /// Fails every pending recipient: the message outlived `max_lifetime_secs`.
@@ -263,7 +265,9 @@ async fn attempt(
     let every = |o: Outcome| vec![o; recipients.len()];
     let hops = match ctx.outbound.router.hops(config, domain).await {
         Ok(h) => h,
-        Err(RouteError::Permanent { status, diagnostic }) => return (every(Outcome::Failed { status, diagnostic }), None),
+        Err(RouteError::Permanent { status, diagnostic }) => {
+            return (every(Outcome::Failed { status, diagnostic }), None);
+        }
         Err(RouteError::Temporary(diagnostic)) => return (every(Outcome::Retry { diagnostic }), None),
     };
     let envelope = Envelope {
@@ -286,7 +290,12 @@ async fn attempt(
         };
         for addr in addrs {
             if ctx.is_shutting_down() {
-                return (every(Outcome::Retry { diagnostic: "the server was stopping".into() }), None);
+                return (
+                    every(Outcome::Retry {
+                        diagnostic: "the server was stopping".into(),
+                    }),
+                    None,
+                );
             }
             let mut tls = tls_mode(ctx, hop, domain);
             // An opportunistic host whose handshake fails gets one more go in plain text.
@@ -404,8 +413,10 @@ mod tests {
         };
         expire(&mut entry, 5 * 24 * 3600);
         assert!(entry.is_done());
-        assert!(matches!(&entry.recipients[0].status, RecipientStatus::Failed { status, diagnostic, .. }
-            if status == "4.4.7" && diagnostic.contains("120 hours (7 attempts)") && diagnostic.contains("451 try later")));
+        assert!(
+            matches!(&entry.recipients[0].status, RecipientStatus::Failed { status, diagnostic, .. }
+            if status == "4.4.7" && diagnostic.contains("120 hours (7 attempts)") && diagnostic.contains("451 try later"))
+        );
         assert!(matches!(entry.recipients[1].status, RecipientStatus::Delivered { .. }));
     }
 }
