@@ -652,3 +652,25 @@ async fn mx_records_are_resolved_and_followed() {
     assert_eq!(count(&receiver.events(), "message"), 2);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_to_one_domain_run_in_parallel_up_to_the_limit() {
+    let receiver = Receiver::start(&["--hold", "0.4"]);
+    let h = Harness::start(&relay_config(&receiver, "per_domain_concurrency = 2\n")).await;
+    for n in 0..6 {
+        h.send(&["someone@remote.example"], &format!("parallel {n}"))
+            .await
+            .unwrap();
+    }
+    h.send(&["other@elsewhere.example"], "another domain").await.unwrap();
+    assert_eq!(receiver.wait_messages(7, WAIT).len(), 7);
+    let most = receiver
+        .of("connect")
+        .iter()
+        .filter_map(|e| e["open"].as_u64())
+        .max()
+        .unwrap_or(0);
+    // Two for remote.example at most, plus the one for elsewhere.example.
+    assert!((2..=3).contains(&most), "at most {most} sessions were open at once");
+    h.stop().await;
+}

@@ -12,6 +12,8 @@ event on stdout: {"event": "connect"}, {"event": "message", ...}, {"event":
   --tls CERT KEY           offer STARTTLS with this certificate
   --auth USER:PASS         offer AUTH PLAIN and require it before MAIL
   --no-pipelining          do not advertise PIPELINING
+  --hold SECS              wait this long before answering the end of DATA
+                           ("connect" events carry how many sessions are open)
 """
 
 import argparse
@@ -27,6 +29,7 @@ p.add_argument("--reject", action="append", default=[])
 p.add_argument("--tls", nargs=2)
 p.add_argument("--auth")
 p.add_argument("--no-pipelining", action="store_true")
+p.add_argument("--hold", type=float, default=0)
 args = p.parse_args()
 plan = [a for a in args.plan.split(",") if a]
 rejected = {r.lower() for r in args.reject}
@@ -36,8 +39,20 @@ def emit(**event):
     print(json.dumps(event), flush=True)
 
 
+open_sessions = 0
+
+
 async def session(reader, writer):
-    emit(event="connect")
+    global open_sessions
+    open_sessions += 1
+    emit(event="connect", open=open_sessions)
+    try:
+        await converse(reader, writer)
+    finally:
+        open_sessions -= 1
+
+
+async def converse(reader, writer):
     tls = False
     authed = None
     mail_from, rcpts = None, []
@@ -128,6 +143,8 @@ async def session(reader, writer):
                 if chunk == b".\r\n":
                     break
                 data += chunk[1:] if chunk.startswith(b"..") else chunk
+            if args.hold:
+                await asyncio.sleep(args.hold)
             if action == "451":
                 emit(event="deferred")
                 await send("451 4.3.0 try again later")
