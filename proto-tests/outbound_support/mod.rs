@@ -3,6 +3,8 @@
 //! in-process server and with the real binary (TestServer) alike.
 #![allow(dead_code)]
 
+pub mod dns;
+
 use base64::Engine;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -106,4 +108,53 @@ pub fn txt_value(zone_line: &str) -> String {
     zone_line.split('"').skip(1).step_by(2).collect()
 }
 
-pub mod dns;
+/// The DKIM verdicts mail-auth gives `raw` with `record` published for the domain.
+pub async fn verify_dkim(raw: &[u8], record_value: &str) -> Vec<mail_auth::DkimResult> {
+    use mail_auth::common::parse::TxtRecordParser;
+    use mail_auth::common::verify::DomainKey;
+    use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
+    let authenticator = mail_auth::MessageAuthenticator::new(ResolverConfig::default(), ResolverOpts::default())
+        .expect("authenticator");
+    let cache = TxtCache::default();
+    let key = DomainKey::parse(record_value.as_bytes()).expect("the published record parses");
+    mail_auth::ResolverCache::insert(
+        &cache,
+        "mailroom._domainkey.example.test.".to_string(),
+        mail_auth::Txt::from(key),
+        std::time::Instant::now() + Duration::from_secs(3600),
+    );
+    let message = mail_auth::AuthenticatedMessage::parse(raw).expect("parses");
+    let params = mail_auth::Parameters::new(&message).with_txt_cache(&cache);
+    authenticator
+        .verify_dkim(params)
+        .await
+        .iter()
+        .map(|o| o.result().clone())
+        .collect()
+}
+
+/// A TXT cache holding the record the CLI printed, so the verifier needs no DNS.
+#[derive(Default)]
+pub struct TxtCache(std::sync::Mutex<std::collections::HashMap<String, mail_auth::Txt>>);
+
+impl mail_auth::ResolverCache<String, mail_auth::Txt> for TxtCache {
+    fn get<Q>(&self, key: &Q) -> Option<mail_auth::Txt>
+    where
+        String: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+
+    fn remove<Q>(&self, key: &Q) -> Option<mail_auth::Txt>
+    where
+        String: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().remove(key)
+    }
+
+    fn insert(&self, key: String, value: mail_auth::Txt, _valid_until: std::time::Instant) {
+        self.0.lock().unwrap().insert(key, value);
+    }
+}
