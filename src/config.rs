@@ -34,6 +34,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub auth: AuthConfig,
     pub public: PublicConfig,
+    pub delivery: DeliveryConfig,
     #[serde(skip)]
     pub source: String,
 }
@@ -128,6 +129,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             auth: AuthConfig::default(),
             public: PublicConfig::default(),
+            delivery: DeliveryConfig::default(),
             source: "(defaults)".into(),
         }
     }
@@ -304,6 +306,9 @@ impl Config {
         {
             return Err(err("auth", "argon2 parameters out of range".into()));
         }
+        self.delivery
+            .validate()
+            .map_err(|(key, reason)| err(&format!("delivery.{key}"), reason))?;
         if let Some(token) = &self.admin_token
             && token.len() < 16
         {
@@ -324,6 +329,177 @@ impl Config {
     pub fn is_local_domain(&self, domain: &str) -> bool {
         self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
+}
+
+/// Outbound delivery to other domains: the queue, its workers, DKIM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// When false, mail to other domains is refused at submission (550 5.7.1).
+    pub enabled: bool,
+    /// `host:port` of a smarthost that takes all remote mail instead of MX lookup.
+    pub relay: Option<String>,
+    pub relay_username: Option<String>,
+    pub relay_password: Option<Secret>,
+    /// Check the relay's certificate when it offers STARTTLS (false for a dev relay
+    /// with a self-signed certificate).
+    pub relay_tls_verify: bool,
+    /// Recipient domains whose mail goes only over STARTTLS with a valid certificate.
+    pub require_tls_domains: Vec<String>,
+    /// Waits between attempts; the last one repeats until the message expires.
+    pub retry_schedule_secs: Vec<u64>,
+    /// A message not delivered after this long is bounced.
+    pub max_lifetime_secs: u64,
+    /// Connections at once to one destination domain.
+    pub per_domain_concurrency: usize,
+    /// Deliveries at once in total.
+    pub workers: usize,
+    /// Messages one inbox may submit per minute to other domains; 0 turns it off.
+    pub send_rate_per_minute: u32,
+    pub connect_timeout_secs: u64,
+    /// Each SMTP reply (RFC 5321 4.5.3.2 suggests 5 minutes; the end of DATA gets twice it).
+    pub command_timeout_secs: u64,
+    /// Name given in EHLO (defaults to `hostname`).
+    pub helo_name: Option<String>,
+    /// Port tried on MX hosts (25; tests point it elsewhere).
+    pub mx_port: u16,
+    /// DNS servers (`ip:port`) for MX and address lookups; empty means the system's.
+    pub dns_servers: Vec<String>,
+    pub dkim_selector: String,
+    /// `rsa` (RSA-2048, understood everywhere) or `ed25519` (RFC 8463) for new keys.
+    pub dkim_algorithm: String,
+    /// Per-domain choice for new keys, overriding `dkim_algorithm`.
+    pub dkim_domain_algorithms: std::collections::BTreeMap<String, String>,
+}
+
+/// A configured secret: never shown by `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"(secret)\"")
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            enabled: true,
+            relay: None,
+            relay_username: None,
+            relay_password: None,
+            relay_tls_verify: true,
+            require_tls_domains: Vec::new(),
+            // 1 m, 5 m, 15 m, 1 h, 2 h, then every 4 h.
+            retry_schedule_secs: vec![60, 300, 900, 3600, 7200, 14400],
+            max_lifetime_secs: 5 * 24 * 3600,
+            per_domain_concurrency: 4,
+            workers: 32,
+            send_rate_per_minute: 60,
+            connect_timeout_secs: 30,
+            command_timeout_secs: 300,
+            helo_name: None,
+            mx_port: 25,
+            dns_servers: Vec::new(),
+            dkim_selector: "mailroom".into(),
+            dkim_algorithm: "rsa".into(),
+            dkim_domain_algorithms: Default::default(),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// Checks the section; errors name the key inside `[delivery]`.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(relay) = &self.relay
+            && split_host_port(relay).is_none()
+        {
+            return Err((
+                "relay",
+                format!("{relay:?} is not host:port (e.g. smtp.example.com:587)"),
+            ));
+        }
+        if self.relay_username.is_some() != self.relay_password.is_some() {
+            return Err(("relay_username", "relay_username and relay_password go together".into()));
+        }
+        if self.relay.is_none() && self.relay_username.is_some() {
+            return Err(("relay_username", "set without a relay".into()));
+        }
+        for domain in &self.require_tls_domains {
+            if !is_hostname(domain) {
+                return Err(("require_tls_domains", format!("{domain:?} is not a domain name")));
+            }
+        }
+        if self.retry_schedule_secs.is_empty() || self.retry_schedule_secs.contains(&0) {
+            return Err((
+                "retry_schedule_secs",
+                "needs at least one wait, each at least 1 second".into(),
+            ));
+        }
+        if self.max_lifetime_secs == 0 {
+            return Err(("max_lifetime_secs", "must be at least 1".into()));
+        }
+        if self.per_domain_concurrency == 0 || self.workers == 0 {
+            return Err((
+                "workers",
+                "workers and per_domain_concurrency must be at least 1".into(),
+            ));
+        }
+        if self.connect_timeout_secs == 0 || self.command_timeout_secs == 0 {
+            return Err(("command_timeout_secs", "timeouts must be at least 1 second".into()));
+        }
+        if let Some(name) = &self.helo_name
+            && !is_hostname(name)
+        {
+            return Err(("helo_name", format!("{name:?} is not a host name")));
+        }
+        for server in &self.dns_servers {
+            if server.parse::<SocketAddr>().is_err() {
+                return Err(("dns_servers", format!("{server:?} is not ip:port (e.g. 127.0.0.1:53)")));
+            }
+        }
+        if !is_dns_label(&self.dkim_selector) {
+            return Err(("dkim_selector", format!("{:?} is not a DNS label", self.dkim_selector)));
+        }
+        let algorithms = std::iter::once(&self.dkim_algorithm).chain(self.dkim_domain_algorithms.values());
+        for algorithm in algorithms {
+            if !matches!(algorithm.as_str(), "rsa" | "ed25519") {
+                return Err((
+                    "dkim_algorithm",
+                    format!("{algorithm:?} is neither \"rsa\" nor \"ed25519\""),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether mail to `domain` must go over verified TLS.
+    pub fn requires_tls(&self, domain: &str) -> bool {
+        self.require_tls_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// The DKIM algorithm for a new key of `domain`.
+    pub fn dkim_algorithm_for(&self, domain: &str) -> &str {
+        self.dkim_domain_algorithms
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+            .map_or(self.dkim_algorithm.as_str(), |(_, a)| a.as_str())
+    }
+}
+
+/// Splits `host:port` (a bracketed IPv6 literal allowed); the host may be a name.
+pub fn split_host_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let valid = is_hostname(host) || host.parse::<std::net::IpAddr>().is_ok();
+    valid.then(|| (host.to_string(), port))
+}
+
+fn is_dns_label(label: &str) -> bool {
+    is_hostname(label) && !label.contains('.')
 }
 
 fn toml_error_key(e: &toml::de::Error) -> String {
@@ -370,6 +546,28 @@ mod tests {
         let config = Config::parse("[imap]\nlisten = [\"nowhere\"]\n", "t.toml").unwrap();
         let e = config.validate().unwrap_err();
         assert_eq!(e.key, "imap.listen");
+    }
+
+    #[test]
+    fn delivery_section_is_checked() {
+        let config = Config::parse("[delivery]\nretry_schedule_secs = [1, 2, 4]\n", "t.toml").unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.delivery.retry_schedule_secs, vec![1, 2, 4]);
+        let config = Config::parse("[delivery]\nrelay = \"nowhere\"\n", "t.toml").unwrap();
+        assert_eq!(config.validate().unwrap_err().key, "delivery.relay");
+        let config = Config::parse("[delivery]\nretry_schedule_secs = []\n", "t.toml").unwrap();
+        assert_eq!(config.validate().unwrap_err().key, "delivery.retry_schedule_secs");
+        let config = Config::parse("[delivery]\ndkim_algorithm = \"dsa\"\n", "t.toml").unwrap();
+        assert_eq!(config.validate().unwrap_err().key, "delivery.dkim_algorithm");
+        let text = "[delivery]\nrelay = \"[::1]:2525\"\nrelay_username = \"u\"\nrelay_password = \"hunter22\"\n";
+        let config = Config::parse(text, "t.toml").unwrap();
+        config.validate().unwrap();
+        assert!(
+            !format!("{config:?}").contains("hunter22"),
+            "the password never shows in Debug"
+        );
+        assert_eq!(split_host_port("[::1]:2525"), Some(("::1".into(), 2525)));
+        assert_eq!(split_host_port("smtp.example.com:0"), None);
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             bound.push((kind, listener));
         }
     }
+    let outbound = delivery::outbound::Outbound::new(&config);
     let context = Arc::new(Context {
         config,
         store,
@@ -111,6 +112,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown,
         tasks: TaskTracker::new(),
         connections: server::ConnectionLimits::default(),
+        outbound,
     });
     let listeners = TaskTracker::new();
     let mut addresses = Vec::new();
@@ -127,6 +129,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             _ => listeners.spawn(async move { drop((ctx, listener)) }),
         };
     }
+    // Outbound delivery workers; queued mail from an earlier run resumes here.
+    context.tasks.spawn(delivery::outbound::run(context.clone()));
     tracing::info!("ready");
     Ok(RunningServer {
         context,

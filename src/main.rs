@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mailroom::config::Config;
+use mailroom::delivery::outbound::admin::Ask;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +30,35 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print the DKIM TXT record to publish for DOMAIN (the key is made on first use).
+    DkimRecord {
+        domain: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The running server's API (default: the first `[api] listen` address).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// The outbound queue.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Show what waits for delivery and why.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The running server's API (default: the first `[api] listen` address).
+        #[arg(long)]
+        server: Option<String>,
+        /// Print the JSON report instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +83,55 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::DkimRecord { domain, config, server } => admin(config, server, Ask::Dkim(&domain), |v| {
+            v["zone"].as_str().unwrap_or_default().to_string()
+        }),
+        Command::Queue {
+            command: QueueCommand::List { config, server, json },
+        } => admin(config, server, Ask::Queue, |v| {
+            if json {
+                v.to_string()
+            } else {
+                mailroom::delivery::outbound::admin::queue_table(v)
+            }
+        }),
+    }
+}
+
+/// Runs an operator question (see delivery::outbound::admin) and prints the answer.
+fn admin(
+    config_path: Option<PathBuf>,
+    server: Option<String>,
+    ask: Ask<'_>,
+    show: impl Fn(&serde_json::Value) -> String,
+) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mailroom: bad config: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailroom: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(mailroom::delivery::outbound::admin::ask(
+        &config,
+        server.as_deref(),
+        ask,
+    )) {
+        Ok(answer) => {
+            println!("{}", show(&answer).trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mailroom: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Context {
     /// Session tasks, so shutdown can wait for them.
     pub tasks: TaskTracker,
     pub connections: ConnectionLimits,
+    /// The outbound queue's shared state (send rate, worker wake-up, DKIM signers).
+    pub outbound: crate::delivery::outbound::Outbound,
 }
 
 impl Context {

@@ -11,6 +11,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod queue;
+
 type Reply = Response<Full<Bytes>>;
 
 /// Serves the API on `listener` until shutdown.
@@ -64,6 +66,7 @@ async fn handle(ctx: Arc<Context>, req: Request<Incoming>) -> Reply {
             Some(Principal::Key(k)) if k.kind == KeyKind::Tenant => create_inbox(&ctx, &k, &json).await,
             _ => error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required."),
         },
+        (m, p) if p.starts_with("/v1/admin/") => queue::handle(&ctx, principal.as_ref(), m, p).await,
         _ => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such path"),
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::events::Events;
 use crate::mail;
-use crate::store::{Flags, Mailbox, NewMessage, Role, Store, StoreError, now_millis};
+use crate::store::{Flags, Mailbox, Role, Store, StoreError};
 use uuid::Uuid;
 
 /// Where an appended message is.
@@ -62,17 +62,15 @@ pub async fn append(store: &Store, events: &Events, request: Append<'_>) -> Resu
     {
         return Ok(existing);
     }
-    let summary_bytes = postcard::to_allocvec(&summary).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let message = NewMessage {
+    let filing = super::local::Filing {
+        inbox,
+        mailbox: mailbox.id,
         raw,
-        summary: &summary_bytes,
-        internal_date: internal_date.unwrap_or_else(|| now_millis() / 1000),
+        summary: &summary,
+        flags,
+        internal_date,
     };
-    let delivered = store.deliver(message, &[(inbox, mailbox.id, flags)]).await?;
-    let Some(d) = delivered.first() else {
-        return Err(StoreError::NotFound.into());
-    };
-    events.changed(inbox, d.modseq);
+    let d = super::local::store_message(store, events, filing).await?;
     Ok(Appended {
         uidvalidity: d.uidvalidity,
         uid: d.uid,

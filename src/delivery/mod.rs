@@ -2,6 +2,8 @@
 //! APPEND, and the hand-off of remote recipients to the outbound queue.
 
 pub mod append;
+pub mod local;
+pub mod outbound;
 
 use crate::server::Context;
 use crate::store::StoreError;
@@ -32,9 +34,20 @@ pub enum QueueError {
 }
 
 /// Queues `message` for remote delivery; Ok only once the queue entry is on disk.
-///
-/// The outbound queue is not built yet, so every remote recipient is refused.
+/// The message is DKIM-signed here (once) when its sender's domain is ours.
 pub async fn queue_remote(ctx: &Context, message: RemoteMessage<'_>) -> Result<(), QueueError> {
-    let _ = (ctx, message);
-    Err(QueueError::Unavailable)
+    if message.recipients.is_empty() {
+        return Ok(());
+    }
+    if !ctx.config.delivery.enabled {
+        return Err(QueueError::Unavailable);
+    }
+    if !ctx.outbound.allow_send(message.sender) {
+        ctx.metrics.inc("mailroom_outbound_rate_limited_total", &[]);
+        return Err(QueueError::RateLimited);
+    }
+    outbound::enqueue(&ctx.store, &ctx.config, ctx.outbound.signers(), &message).await?;
+    ctx.metrics.inc("mailroom_outbound_queued_total", &[]);
+    ctx.outbound.wake();
+    Ok(())
 }

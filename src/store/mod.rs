@@ -13,6 +13,7 @@ mod inboxes;
 mod mailboxes;
 mod messages;
 pub mod model;
+mod queue;
 mod writer;
 
 pub use identity::NewKey;
@@ -20,6 +21,7 @@ pub use inboxes::{CreateInbox, InboxCreated};
 pub use mailboxes::MailboxError;
 pub use messages::{Delivered, FlagOp, FlagsStored, NewMessage};
 pub use model::*;
+pub use queue::{DkimKeyRecord, DsnJob, QueueEntry, QueueRecipient, QueuedMessage, RecipientStatus};
 
 use durability::GroupCommit;
 use std::path::Path;
@@ -86,6 +88,18 @@ struct Trees {
     summaries: sled::Tree,
     /// inbox ++ modseq -> Change
     changes: sled::Tree,
+    /// Outbound queue (see queue.rs): message id -> QueuedMessage
+    queue_messages: sled::Tree,
+    /// message id -> the signed raw bytes, stored once for all its domains
+    queue_bodies: sled::Tree,
+    /// message id ++ domain index (u16) -> QueueEntry
+    queue_entries: sled::Tree,
+    /// next attempt (unix ms, u64) ++ message id ++ domain index -> (): due-time order
+    queue_due: sled::Tree,
+    /// DSN id -> DsnJob: bounces waiting for local delivery
+    queue_dsns: sled::Tree,
+    /// lower-cased domain -> DkimKeyRecord
+    dkim_keys: sled::Tree,
 }
 
 struct Inner {
@@ -130,6 +144,12 @@ impl Store {
             blob_refs: open("blob_refs")?,
             summaries: open("summaries")?,
             changes: open("changes")?,
+            queue_messages: open("queue_messages")?,
+            queue_bodies: open("queue_bodies")?,
+            queue_entries: open("queue_entries")?,
+            queue_due: open("queue_due")?,
+            queue_dsns: open("queue_dsns")?,
+            dkim_keys: open("dkim_keys")?,
         };
         check_schema(&trees.meta, dir)?;
         let commit = GroupCommit::new(db.clone());
