@@ -579,7 +579,7 @@ async fn mx_records_are_resolved_and_followed() {
         ("nullmx.example.", Zone::Mx(vec![(0, ".")])),
     ]);
     let text = format!(
-        "dns_servers = [\"{}\"]\nmx_port = {}\nretry_schedule_secs = [1]\ndkim_algorithm = \"ed25519\"\n",
+        "dns_servers = [\"{}\"]\nmx_port = {}\nallow_private_mx = true\nretry_schedule_secs = [1]\ndkim_algorithm = \"ed25519\"\n",
         dns.addr, receiver.port
     );
     let h = Harness::start(&text).await;

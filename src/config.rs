@@ -365,6 +365,10 @@ pub struct DeliveryConfig {
     pub mx_port: u16,
     /// DNS servers (`ip:port`) for MX and address lookups; empty means the system's.
     pub dns_servers: Vec<String>,
+    /// Deliver to MX hosts whose addresses are loopback, private or link-local.
+    /// Off by default: an agent could otherwise point a domain's MX at the
+    /// server's own network. The configured relay is always allowed.
+    pub allow_private_mx: bool,
     pub dkim_selector: String,
     /// `rsa` (RSA-2048, understood everywhere) or `ed25519` (RFC 8463) for new keys.
     pub dkim_algorithm: String,
@@ -403,6 +407,7 @@ impl Default for DeliveryConfig {
             helo_name: None,
             mx_port: 25,
             dns_servers: Vec::new(),
+            allow_private_mx: false,
             dkim_selector: "mailroom".into(),
             dkim_algorithm: "rsa".into(),
             dkim_domain_algorithms: Default::default(),

@@ -118,19 +118,33 @@ impl Router {
         }
     }
 
-    /// The addresses of `hop`, for connecting.
-    pub async fn addresses(&self, hop: &Hop) -> Result<Vec<SocketAddr>, RouteError> {
-        if let Ok(ip) = hop.host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, hop.port)]);
+    /// The addresses of `hop`, for connecting. Unless `allow_private`, an MX host
+    /// on a loopback, private or link-local address is not a place to deliver to.
+    pub async fn addresses(&self, hop: &Hop, allow_private: bool) -> Result<Vec<SocketAddr>, RouteError> {
+        let ips: Vec<IpAddr> = match hop.host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => self.lookup(hop).await?,
+        };
+        let usable: Vec<SocketAddr> = ips
+            .into_iter()
+            .filter(|ip| hop.relay || allow_private || is_public(*ip))
+            .take(MAX_ADDRESSES)
+            .map(|ip| SocketAddr::new(ip, hop.port))
+            .collect();
+        if usable.is_empty() {
+            return Err(RouteError::Permanent {
+                status: "5.4.4".into(),
+                diagnostic: format!("the host {} has only private addresses", hop.host),
+            });
         }
+        Ok(usable)
+    }
+
+    async fn lookup(&self, hop: &Hop) -> Result<Vec<IpAddr>, RouteError> {
         let resolver = self.resolver()?;
         let fqdn = format!("{}.", hop.host);
         match resolver.lookup_ip(fqdn.as_str()).await {
-            Ok(ips) => Ok(ips
-                .iter()
-                .take(MAX_ADDRESSES)
-                .map(|ip| SocketAddr::new(ip, hop.port))
-                .collect()),
+            Ok(ips) => Ok(ips.iter().collect()),
             Err(e) if e.is_nx_domain() || e.is_no_records_found() => Err(RouteError::Permanent {
                 status: "5.1.2".into(),
                 diagnostic: format!("the host {} has no address", hop.host),
@@ -164,6 +178,36 @@ fn build_resolver(config: &DeliveryConfig) -> Result<TokioResolver, String> {
     options.timeout = Duration::from_secs(5);
     options.attempts = 2;
     Ok(builder.build())
+}
+
+/// An address on the public internet: not loopback, private (RFC 1918, RFC 4193),
+/// shared (RFC 6598), link-local, unspecified, multicast or documentation space.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
 fn short(e: &ProtoError) -> String {
@@ -227,7 +271,41 @@ mod tests {
                 relay: true
             }]
         );
-        let addrs = router.addresses(&hops[0]).await.unwrap();
+        // The relay may be on loopback; an MX host may not, unless allowed.
+        let addrs = router.addresses(&hops[0], false).await.unwrap();
         assert_eq!(addrs, ["127.0.0.1:2525".parse().unwrap()]);
+        let mx = Hop {
+            host: "127.0.0.1".into(),
+            port: 25,
+            relay: false,
+        };
+        let err = router.addresses(&mx, false).await.unwrap_err();
+        assert!(
+            matches!(err, RouteError::Permanent { ref status, .. } if status == "5.4.4"),
+            "{err:?}"
+        );
+        assert!(router.addresses(&mx, true).await.is_ok());
+    }
+
+    #[test]
+    fn public_addresses() {
+        for private in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "2001:4860:4860::8888", "100.128.0.1"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
     }
 }

@@ -277,7 +277,12 @@ async fn attempt(
     };
     let mut last = SessionError::Retry(format!("no host for {domain} could be reached"));
     for hop in &hops {
-        let addrs = match ctx.outbound.router.addresses(hop).await {
+        let addrs = match ctx
+            .outbound
+            .router
+            .addresses(hop, ctx.config.delivery.allow_private_mx)
+            .await
+        {
             Ok(a) => a,
             Err(RouteError::Permanent { status, diagnostic }) => {
                 last = SessionError::Fail { status, diagnostic };
