@@ -56,16 +56,15 @@ impl Signers {
     /// Returns `raw` with a DKIM-Signature for `domain` in front.
     pub async fn sign(&self, store: &Store, config: &Config, domain: &str, raw: &[u8]) -> Result<Vec<u8>, DkimError> {
         let entry = self.key(store, config, domain).await?;
-        let (_, key) = &*entry;
-        let crypto = |e: mail_auth::Error| DkimError::Crypto(domain.to_string(), e.to_string());
-        let header = match key {
-            Key::Rsa(signer) => signer.sign(raw).map_err(crypto)?.to_header(),
-            Key::Ed25519(signer) => signer.sign(raw).map_err(crypto)?.to_header(),
-        };
-        let mut out = Vec::with_capacity(header.len() + raw.len());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(raw);
-        Ok(out)
+        if matches!(entry.1, Key::Ed25519(_)) {
+            return sign_with(&entry.1, domain, raw);
+        }
+        // An RSA-2048 signature takes most of a millisecond: keep it off the
+        // threads that serve sessions.
+        let (domain, raw) = (domain.to_string(), raw.to_vec());
+        tokio::task::spawn_blocking(move || sign_with(&entry.1, &domain, &raw))
+            .await
+            .map_err(|e| DkimError::Crypto(String::new(), e.to_string()))?
     }
 
     async fn key(&self, store: &Store, config: &Config, domain: &str) -> Result<Arc<(DkimKeyRecord, Key)>, DkimError> {
@@ -79,6 +78,19 @@ impl Signers {
         self.keys.lock().insert(name, entry.clone());
         Ok(entry)
     }
+}
+
+/// The message with its DKIM-Signature header in front.
+fn sign_with(key: &Key, domain: &str, raw: &[u8]) -> Result<Vec<u8>, DkimError> {
+    let crypto = |e: mail_auth::Error| DkimError::Crypto(domain.to_string(), e.to_string());
+    let header = match key {
+        Key::Rsa(signer) => signer.sign(raw).map_err(crypto)?.to_header(),
+        Key::Ed25519(signer) => signer.sign(raw).map_err(crypto)?.to_header(),
+    };
+    let mut out = Vec::with_capacity(header.len() + raw.len());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(raw);
+    Ok(out)
 }
 
 fn parse_key(record: &DkimKeyRecord) -> Result<Key, DkimError> {
