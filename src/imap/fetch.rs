@@ -42,9 +42,19 @@ fn needs_summary(item: &MessageDataItemName<'_>) -> bool {
     use MessageDataItemName::*;
     match item {
         Body | BodyStructure | Envelope | Binary { .. } | BinarySize { .. } => true,
-        BodyExt { section, .. } => section.is_some(),
-        Rfc822Header | Rfc822Text => true,
+        // HEADER, HEADER.FIELDS and TEXT of the message itself come from the raw
+        // bytes alone (mail::section_bytes); a part number needs the MIME tree.
+        BodyExt { section, .. } => section.as_ref().is_some_and(has_part_path),
         _ => false,
+    }
+}
+
+fn has_part_path(section: &Section<'_>) -> bool {
+    match section {
+        Section::Part(_) | Section::Mime(_) => true,
+        Section::Header(p) | Section::Text(p) | Section::HeaderFields(p, _) | Section::HeaderFieldsNot(p, _) => {
+            p.is_some()
+        }
     }
 }
 
@@ -223,7 +233,7 @@ impl Session {
                     }
                 }
             } else {
-                Vec::new()
+                crate::store::Bytes::default()
             };
             let summary = if summary_needed {
                 match load_summary(&store, &record, &raw) {

@@ -106,7 +106,7 @@ impl Session {
                 let summary = super::fetch::load_summary(store, record, &raw).unwrap_or_default();
                 (Some(summary), raw)
             } else {
-                (None, Vec::new())
+                (None, crate::store::Bytes::default())
             };
             let ctx = SearchContext {
                 seq: i as u32 + 1,

@@ -2,7 +2,7 @@
 //! decoded part content (RFC 3516 BINARY).
 
 use super::decode::{TransferEncoding, decode_transfer};
-use super::headers::header_fields;
+use super::headers::{body_start, header_fields};
 use super::summary::{MessageSummary, Part, PartKind};
 
 /// What to take from the addressed part.
@@ -54,20 +54,18 @@ pub fn find_part<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
 /// The bytes of a body section. Non-existent parts give an empty result
 /// (RFC 3501 6.4.5), as do HEADER/TEXT below a part that is not message/rfc822.
 pub fn section_bytes(summary: &MessageSummary, raw: &[u8], path: &[u32], spec: Spec<'_>) -> Vec<u8> {
-    // The message whose HEADER/TEXT is meant: the top level, or an encapsulated one.
+    if let Some(top) = top_level_section(raw, path, spec) {
+        return top;
+    }
+    // The encapsulated message whose HEADER/TEXT is meant.
     let message_root = || -> Option<&Part> {
-        if path.is_empty() {
-            return Some(&summary.root);
-        }
         match &find_part(&summary.root, path)?.kind {
             PartKind::Message(m) => Some(&m.root),
             _ => None,
         }
     };
     let out: Option<&[u8]> = match spec {
-        Spec::Full if path.is_empty() => Some(raw),
         Spec::Full => find_part(&summary.root, path).map(|p| p.body(raw)),
-        Spec::Mime if path.is_empty() => None,
         Spec::Mime => find_part(&summary.root, path).map(|p| p.header(raw)),
         Spec::Header => message_root().map(|m| m.header(raw)),
         Spec::Text => message_root().map(|m| m.body(raw)),
@@ -78,6 +76,24 @@ pub fn section_bytes(summary: &MessageSummary, raw: &[u8], path: &[u32], spec: S
         }
     };
     out.unwrap_or_default().to_vec()
+}
+
+/// Sections of the message itself (an empty part path) need only the raw bytes: the
+/// header ends at the first blank line, as the summary's root part does. So a
+/// caller may pass an empty summary for them.
+fn top_level_section(raw: &[u8], path: &[u32], spec: Spec<'_>) -> Option<Vec<u8>> {
+    if !path.is_empty() {
+        return None;
+    }
+    let split = body_start(raw, 0, raw.len());
+    let (header, body) = raw.split_at(split.min(raw.len()));
+    Some(match spec {
+        Spec::Full => raw.to_vec(),
+        Spec::Mime => Vec::new(),
+        Spec::Header => header.to_vec(),
+        Spec::Text => body.to_vec(),
+        Spec::HeaderFields { names, not } => header_fields(header, names, not),
+    })
 }
 
 /// Why BINARY content cannot be produced.
@@ -109,4 +125,42 @@ pub fn partial(bytes: &[u8], origin: u32, count: u32) -> &[u8] {
     let start = (origin as usize).min(bytes.len());
     let end = start.saturating_add(count as usize).min(bytes.len());
     bytes.get(start..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::{fixtures, summarize};
+
+    // The top-level sections are cut from the raw bytes without the summary; they
+    // must be exactly what the summary's root part says.
+    #[test]
+    fn top_level_sections_agree_with_the_summary() {
+        let samples: [&[u8]; 8] = [
+            fixtures::RFC3501,
+            fixtures::SIMPLE,
+            fixtures::MIXED,
+            fixtures::NESTED,
+            fixtures::ENCODED,
+            b"Subject: bare LF\n\nbody\n",
+            b"Subject: no body",
+            b"",
+        ];
+        let empty = MessageSummary::default();
+        for raw in samples {
+            let summary = summarize(raw);
+            assert_eq!(section_bytes(&empty, raw, &[], Spec::Header), summary.root.header(raw));
+            assert_eq!(section_bytes(&empty, raw, &[], Spec::Text), summary.root.body(raw));
+            let names = ["subject", "FROM"];
+            let fields = Spec::HeaderFields {
+                names: &names,
+                not: false,
+            };
+            assert_eq!(
+                section_bytes(&empty, raw, &[], fields),
+                header_fields(summary.root.header(raw), &names, false)
+            );
+            assert_eq!(section_bytes(&empty, raw, &[], Spec::Full), raw);
+        }
+    }
 }

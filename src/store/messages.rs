@@ -13,6 +13,18 @@ use sled::transaction::{ConflictableTransactionError as Abort, TransactionalTree
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// Bytes read from the store, shared with its page cache rather than copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bytes(sled::IVec);
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// A message to store: its raw bytes and the summary the mail module made of it.
 #[derive(Debug, Clone, Copy)]
 pub struct NewMessage<'a> {
@@ -97,14 +109,14 @@ impl Store {
             .transpose()
     }
 
-    /// The raw RFC 5322 bytes of a message.
-    pub fn raw_message(&self, blob: &[u8; 32]) -> Result<Option<Vec<u8>>> {
-        Ok(self.trees().blobs.get(blob)?.map(|v| v.to_vec()))
+    /// The raw RFC 5322 bytes of a message, shared with the store's cache (no copy).
+    pub fn raw_message(&self, blob: &[u8; 32]) -> Result<Option<Bytes>> {
+        Ok(self.trees().blobs.get(blob)?.map(Bytes))
     }
 
     /// The summary stored with a message at delivery.
-    pub fn message_summary(&self, blob: &[u8; 32]) -> Result<Option<Vec<u8>>> {
-        Ok(self.trees().summaries.get(blob)?.map(|v| v.to_vec()))
+    pub fn message_summary(&self, blob: &[u8; 32]) -> Result<Option<Bytes>> {
+        Ok(self.trees().summaries.get(blob)?.map(Bytes))
     }
 
     /// Changes flags of the given UIDs. With `unchanged_since` (CONDSTORE), a message
@@ -524,7 +536,7 @@ mod tests {
             .unwrap();
         assert_eq!(second[0].uid, 2);
         let rec = s.message(a.id, inbox_a.id, 1).unwrap().unwrap();
-        assert_eq!(s.raw_message(&rec.blob).unwrap().unwrap(), raw);
+        assert_eq!(&*s.raw_message(&rec.blob).unwrap().unwrap(), raw);
 
         let (changed, _) = s
             .store_flags(

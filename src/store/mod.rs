@@ -19,7 +19,7 @@ mod writer;
 pub use identity::NewKey;
 pub use inboxes::{CreateInbox, InboxCreated};
 pub use mailboxes::MailboxError;
-pub use messages::{Delivered, FlagOp, FlagsStored, NewMessage};
+pub use messages::{Bytes, Delivered, FlagOp, FlagsStored, NewMessage};
 pub use model::*;
 pub use queue::{DkimKeyRecord, DsnJob, QueueEntry, QueueRecipient, QueuedMessage, RecipientStatus};
 
