@@ -105,9 +105,6 @@ fn existing_sent_copy(
 }
 
 /// The submission side's memory of recent Sent copies: (mailbox, UIDVALIDITY, UID).
-/// NOTE: `delivery::recent_sent_copy` lands with branch `smtp`; until that merge this
-/// seam answers "none". Replace the body with `super::recent_sent_copy(inbox, message_id)`.
 fn recent_sent_copy(inbox: Uuid, message_id: &str) -> Option<(u32, u32, u32)> {
-    let _ = (inbox, message_id);
-    None
+    super::recent_sent_copy(inbox, message_id)
 }

@@ -2,6 +2,10 @@
 //! APPEND, and the hand-off of remote recipients to the outbound queue.
 
 pub mod append;
+pub mod local;
+pub mod sent;
+
+pub use sent::{recent_sent_copy, remember_sent_copy};
 
 use crate::server::Context;
 use crate::store::StoreError;
