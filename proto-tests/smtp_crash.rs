@@ -20,9 +20,12 @@ const THREADS: usize = 6;
 /// read back can be checked without keeping every message sent.
 fn content(id: &str, to: &str) -> Vec<u8> {
     let lines = 8 + id.bytes().map(usize::from).sum::<usize>() % 40;
-    let mut m = format!("From: load@example.org\r\nTo: {to}\r\nSubject: {id}\r\nMessage-ID: <{id}@crash.example>\r\n\r\n");
+    let mut m =
+        format!("From: load@example.org\r\nTo: {to}\r\nSubject: {id}\r\nMessage-ID: <{id}@crash.example>\r\n\r\n");
     for n in 0..lines {
-        m.push_str(&format!("{id} line {n:03} the quick brown fox jumps over the lazy dog\r\n"));
+        m.push_str(&format!(
+            "{id} line {n:03} the quick brown fox jumps over the lazy dog\r\n"
+        ));
     }
     m.into_bytes()
 }
@@ -108,7 +111,10 @@ fn every_acknowledged_message_survives_kill_9() {
             this_round += ids.len();
             acked.extend(ids.into_iter().map(|id| (inbox, id)));
         }
-        assert!(this_round > 0, "round {round}: no message was acknowledged before the kill");
+        assert!(
+            this_round > 0,
+            "round {round}: no message was acknowledged before the kill"
+        );
         t.server.start_again();
         verify(&t, &second, &inboxes, &acked);
         eprintln!("round {round}: {this_round} acknowledged, all present after kill -9");
