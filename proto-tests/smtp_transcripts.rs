@@ -178,6 +178,13 @@ fn auth_needs_tls_and_mail_needs_auth() {
     // PLAIN without an initial response: an empty challenge, then "*" cancels.
     assert_eq!(c.cmd("AUTH PLAIN"), "334 \r\n");
     assert_eq!(c.cmd("*"), "501 5.0.0 Authentication cancelled\r\n");
+    // RFC 4954 4: an overlong response ends the exchange with 500 5.5.6, in step.
+    assert_eq!(c.cmd("AUTH PLAIN"), "334 \r\n");
+    assert_eq!(
+        c.cmd(&"A".repeat(13000)),
+        "500 5.5.6 Authentication exchange line is too long\r\n"
+    );
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK\r\n");
     assert_eq!(c.cmd("AUTH PLAIN"), "334 \r\n");
     let token = base64_of(&format!("\0{}\0{}", t.inbox.email, t.inbox.password));
     assert_eq!(c.cmd(&token), "235 2.7.0 Authentication successful\r\n");

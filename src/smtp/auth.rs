@@ -14,6 +14,19 @@ enum Response {
     Data(Vec<u8>),
     Cancelled,
     Malformed,
+    TooLong,
+}
+
+impl Response {
+    /// The decoded bytes, or the reply that ends the exchange.
+    fn data(self) -> Result<Vec<u8>, &'static str> {
+        match self {
+            Response::Data(d) => Ok(d),
+            Response::Cancelled => Err(reply::AUTH_CANCELLED),
+            Response::Malformed => Err(reply::BAD_BASE64),
+            Response::TooLong => Err(reply::SASL_TOO_LONG),
+        }
+    }
 }
 
 impl Session {
@@ -53,10 +66,9 @@ impl Session {
             "=" => Response::Data(Vec::new()),
             given => decode(given.as_bytes()),
         };
-        let data = match response {
-            Response::Data(d) => d,
-            Response::Cancelled => return Ok(Err(reply::AUTH_CANCELLED)),
-            Response::Malformed => return Ok(Err(reply::BAD_BASE64)),
+        let data = match response.data() {
+            Ok(d) => d,
+            Err(text) => return Ok(Err(text)),
         };
         let mut parts = data.split(|&b| b == 0);
         let (Some(authz), Some(authc), Some(pass), None) = (parts.next(), parts.next(), parts.next(), parts.next())
@@ -80,15 +92,13 @@ impl Session {
             "" => self.challenge("334 VXNlcm5hbWU6").await?,
             given => decode(given.as_bytes()),
         };
-        let user = match user {
-            Response::Data(d) => d,
-            Response::Cancelled => return Ok(Err(reply::AUTH_CANCELLED)),
-            Response::Malformed => return Ok(Err(reply::BAD_BASE64)),
+        let user = match user.data() {
+            Ok(d) => d,
+            Err(text) => return Ok(Err(text)),
         };
-        let pass = match self.challenge("334 UGFzc3dvcmQ6").await? {
-            Response::Data(d) => d,
-            Response::Cancelled => return Ok(Err(reply::AUTH_CANCELLED)),
-            Response::Malformed => return Ok(Err(reply::BAD_BASE64)),
+        let pass = match self.challenge("334 UGFzc3dvcmQ6").await?.data() {
+            Ok(d) => d,
+            Err(text) => return Ok(Err(text)),
         };
         match (String::from_utf8(user), String::from_utf8(pass)) {
             (Ok(user), Ok(pass)) => Ok(Ok((user, pass))),
@@ -104,10 +114,7 @@ impl Session {
         loop {
             match self.input.next_line(&mut line, |start| command_limit(start, true)) {
                 Line::Complete => break,
-                Line::TooLong => {
-                    self.refuse(reply::SASL_TOO_LONG)?;
-                    return Ok(Response::Cancelled);
-                }
+                Line::TooLong => return Ok(Response::TooLong),
                 Line::NeedMore => self.read(1024).await?,
             }
         }

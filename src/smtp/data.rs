@@ -146,7 +146,7 @@ impl Session {
             self.add_submission_fields(&mut raw);
         }
         let summary = mail::summarize(&raw);
-        if submission.is_some() && !self.from_is_ours(&raw, &summary) {
+        if submission.is_some() && !self.owns_from_header(&raw, &summary) {
             self.count_message("refused");
             self.reply(reply::NOT_YOUR_FROM);
             return;
@@ -210,7 +210,7 @@ impl Session {
 
     /// Submission: every From address (and there is exactly one From field) must
     /// be an address of the authenticated inbox.
-    fn from_is_ours(&self, raw: &[u8], summary: &MessageSummary) -> bool {
+    fn owns_from_header(&self, raw: &[u8], summary: &MessageSummary) -> bool {
         let Some(user) = self.user.as_ref().map(|u| u.id) else {
             return false;
         };
@@ -248,4 +248,16 @@ fn received_len(raw: &[u8]) -> usize {
         }
     }
     raw.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::received_len;
+
+    #[test]
+    fn received_field_length_covers_its_folded_lines() {
+        let raw = b"Received: from a\r\n\tby b;\r\n\tdate\r\nSubject: x\r\n\r\nbody";
+        assert_eq!(&raw[received_len(raw)..], b"Subject: x\r\n\r\nbody");
+        assert_eq!(received_len(b"Received: x"), 11);
+    }
 }

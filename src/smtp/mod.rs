@@ -170,3 +170,24 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind)
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ehlo_answers_are_built_once_per_role() {
+        let config = Config::default();
+        let mx = Listener::new(&config, Role::Mx);
+        let plain = String::from_utf8(mx.ehlo_plain.clone()).unwrap();
+        assert!(plain.starts_with("250-localhost\r\n250-PIPELINING\r\n"));
+        assert!(plain.contains("250-SIZE 26214400\r\n") && plain.contains("250-STARTTLS\r\n"));
+        assert!(plain.ends_with("250 HELP\r\n") && !plain.contains("AUTH"));
+        assert!(!String::from_utf8_lossy(&mx.ehlo_tls).contains("AUTH"));
+        let sub = Listener::new(&config, Role::Submission);
+        assert!(!String::from_utf8_lossy(&sub.ehlo_plain).contains("AUTH"));
+        let tls = String::from_utf8(sub.ehlo_tls.clone()).unwrap();
+        assert!(tls.contains("250-AUTH PLAIN LOGIN\r\n") && !tls.contains("STARTTLS"));
+        assert_ne!(next_session_id(), next_session_id());
+    }
+}
