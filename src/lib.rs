@@ -13,6 +13,7 @@ pub mod imap;
 pub mod mail;
 pub mod metrics;
 pub mod server;
+pub mod smtp;
 pub mod store;
 pub mod tls;
 
@@ -125,8 +126,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             ListenerKind::Api => listeners.spawn(api::serve(ctx, listener)),
             ListenerKind::Imap => listeners.spawn(imap::serve(ctx, listener, false)),
             ListenerKind::Imaps => listeners.spawn(imap::serve(ctx, listener, true)),
-            // The SMTP and IMAP front ends attach here as they land.
-            _ => listeners.spawn(async move { drop((ctx, listener)) }),
+            ListenerKind::SmtpMx | ListenerKind::SmtpSubmission | ListenerKind::SmtpSubmissions => {
+                listeners.spawn(smtp::serve(ctx, listener, kind))
+            }
         };
     }
     // Outbound delivery workers; queued mail from an earlier run resumes here.

@@ -85,7 +85,7 @@ fn existing_sent_copy(
     mailbox: &Mailbox,
     message_id: &str,
 ) -> Result<Option<Appended>, StoreError> {
-    let Some((mailbox_id, uidvalidity, uid)) = recent_sent_copy(inbox, message_id) else {
+    let Some((mailbox_id, uidvalidity, uid)) = super::recent_sent_copy(inbox, message_id) else {
         return Ok(None);
     };
     if mailbox_id != mailbox.id || uidvalidity != mailbox.uidvalidity {
@@ -100,12 +100,4 @@ fn existing_sent_copy(
         uid,
         existing: true,
     }))
-}
-
-/// The submission side's memory of recent Sent copies: (mailbox, UIDVALIDITY, UID).
-/// NOTE: `delivery::recent_sent_copy` lands with branch `smtp`; until that merge this
-/// seam answers "none". Replace the body with `super::recent_sent_copy(inbox, message_id)`.
-fn recent_sent_copy(inbox: Uuid, message_id: &str) -> Option<(u32, u32, u32)> {
-    let _ = (inbox, message_id);
-    None
 }

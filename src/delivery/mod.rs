@@ -4,6 +4,9 @@
 pub mod append;
 pub mod local;
 pub mod outbound;
+pub mod sent;
+
+pub use sent::{recent_sent_copy, remember_sent_copy};
 
 use crate::server::Context;
 use crate::store::StoreError;
