@@ -12,6 +12,7 @@ pub mod events;
 pub mod imap;
 pub mod mail;
 pub mod metrics;
+pub mod net;
 pub mod server;
 pub mod smtp;
 pub mod store;

@@ -44,12 +44,12 @@ impl Session {
                 Frame::NeedMore => {}
             }
             self.framer.shrink();
-            self.framer.prepare_read(0);
+            self.framer.prepare_read(super::session::READ_CHUNK);
             let Some(user) = self.user.as_mut() else {
                 return Err(Close);
             };
             tokio::select! {
-                read = self.stream.read_into(self.framer.input_mut(), false) => {
+                read = self.stream.read_into(self.framer.input_mut()) => {
                     match read {
                         Ok(0) | Err(_) => return Err(Close),
                         Ok(_) => {}

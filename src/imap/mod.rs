@@ -4,7 +4,6 @@
 
 mod append;
 mod capability;
-mod conn;
 mod copy_move;
 mod enable;
 mod expunge;
@@ -24,8 +23,8 @@ mod session;
 mod store;
 pub mod utf7;
 
+use crate::net::Stream;
 use crate::server::{Context, tune_accepted};
-use conn::Stream;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;

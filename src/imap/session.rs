@@ -2,13 +2,13 @@
 //! authenticated, authenticated, selected, logout), the read/dispatch loop, limits
 //! and timeouts. Each command group lives in its own file as `impl Session` blocks.
 
-use super::conn::Stream;
 use super::framing::{Frame, Framer, MAX_LINE};
 use super::login::UserSlot;
 use super::response::{Out, code};
 use super::selected::Selected;
 use super::{capability, preparse};
 use crate::events::InboxSignal;
+use crate::net::Stream;
 use crate::server::Context;
 use crate::store::Inbox;
 use imap_codec::CommandCodec;
@@ -26,6 +26,10 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const PREAUTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Malformed or refused commands tolerated before the session is closed.
 pub const MAX_BAD_COMMANDS: u32 = 20;
+/// Bytes asked for per read while reading command lines.
+pub(super) const READ_CHUNK: usize = 4096;
+/// Bytes asked for per read while a large literal is coming.
+const LITERAL_CHUNK: usize = 64 * 1024;
 /// Literal size allowed outside APPEND.
 pub const MAX_LITERAL: u32 = 64 * 1024;
 
@@ -156,14 +160,19 @@ impl Session {
         } else {
             AUTH_TIMEOUT
         };
-        let big = self.framer.partial().len() > MAX_LINE;
-        self.framer.prepare_read(0);
+        // A large literal on its way is read in bigger pieces.
+        let chunk = if self.framer.partial().len() > MAX_LINE {
+            LITERAL_CHUNK
+        } else {
+            READ_CHUNK
+        };
+        self.framer.prepare_read(chunk);
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
             let signal = self.user.as_mut().map(|u| &mut u.signal);
             tokio::select! {
-                read = self.stream.read_into(self.framer.input_mut(), big) => {
+                read = self.stream.read_into(self.framer.input_mut()) => {
                     return match read {
                         Ok(0) | Err(_) => Err(Close),
                         Ok(_) => Ok(()),

@@ -5,7 +5,6 @@
 
 mod auth;
 mod body;
-mod conn;
 mod data;
 mod envelope;
 mod input;
@@ -13,8 +12,8 @@ mod reply;
 mod session;
 
 use crate::config::Config;
+use crate::net::Stream;
 use crate::server::{Context, ListenerKind, tune_accepted};
-use conn::Stream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -3,9 +3,9 @@
 //! and RCPT live in `envelope.rs`, DATA and BDAT in `data.rs`, AUTH in `auth.rs`.
 
 use super::body::Body;
-use super::conn::Stream;
 use super::input::{Input, Line, command_limit};
 use super::{Listener, reply};
+use crate::net::Stream;
 use crate::server::Context;
 use crate::store::Inbox;
 use smtp_proto::{Error as ParseError, Request};
