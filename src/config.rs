@@ -516,7 +516,8 @@ fn toml_error_key(e: &toml::de::Error) -> String {
     }
 }
 
-fn is_hostname(name: &str) -> bool {
+/// A host name: dot-separated labels of letters, digits and inner hyphens.
+pub fn is_hostname(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {

@@ -218,15 +218,7 @@ fn short(e: &ProtoError) -> String {
 /// An address literal (`[192.0.2.1]`) is not delivered to.
 pub fn is_domain(domain: &str) -> bool {
     let domain = domain.trim_end_matches('.');
-    domain.contains('.')
-        && domain.len() <= 253
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    domain.contains('.') && crate::config::is_hostname(domain)
 }
 
 #[cfg(test)]
