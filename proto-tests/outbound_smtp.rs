@@ -48,12 +48,12 @@ impl Submitted {
 
 const SUBMIT: &str = r#"
 import json, smtplib, ssl, sys
-port, user, password, rcpts, path = sys.argv[1:6]
+port, user, password, rcpts, path, options = sys.argv[1:7]
 msg = open(path, "rb").read()
 s = smtplib.SMTP("127.0.0.1", int(port), local_hostname="agent.example", timeout=20)
 s.starttls(context=ssl._create_unverified_context())
 s.login(user, password)
-code, text = s.mail(user)
+code, text = s.mail(user, [o for o in options.split(",") if o])
 assert code == 250, (code, text)
 out = {"rcpt": [], "data": None}
 for r in rcpts.split(","):
@@ -71,9 +71,13 @@ print(json.dumps(out))
 
 /// Submits a message from `sender` to `rcpts` with smtplib over the submission port.
 fn submit(server: &TestServer, sender: &TestInbox, rcpts: &[&str], subject: &str) -> Submitted {
-    let to = rcpts.join(", ");
-    let raw = message(&sender.email, &to, subject);
-    let path = server.dir.join(format!("{}.eml", subject.replace(' ', "-")));
+    let raw = message(&sender.email, &rcpts.join(", "), subject);
+    submit_raw(server, sender, rcpts, &raw, "")
+}
+
+/// Submits `raw` as it is; `options` are MAIL parameters, comma-separated.
+fn submit_raw(server: &TestServer, sender: &TestInbox, rcpts: &[&str], raw: &[u8], options: &str) -> Submitted {
+    let path = server.dir.join(format!("{}.eml", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, raw).expect("write message");
     let port = server.addr("smtp-submission").port().to_string();
     let (code, out, err) = common::python(
@@ -84,11 +88,17 @@ fn submit(server: &TestServer, sender: &TestInbox, rcpts: &[&str], subject: &str
             &sender.password,
             &rcpts.join(","),
             path.to_str().expect("path"),
+            options,
         ],
     );
     assert_eq!(code, 0, "smtplib failed:\n{err}\n{out}");
     let v: Value = serde_json::from_str(out.trim()).expect("submit json");
-    let pair = |p: &Value| (p[0].as_u64().unwrap_or(0) as u16, p[1].as_str().unwrap_or("").to_string());
+    let pair = |p: &Value| {
+        (
+            p[0].as_u64().unwrap_or(0) as u16,
+            p[1].as_str().unwrap_or("").to_string(),
+        )
+    };
     Submitted {
         rcpt: v["rcpt"].as_array().expect("rcpt").iter().map(pair).collect(),
         data: (!v["data"].is_null()).then(|| pair(&v["data"])),
@@ -158,7 +168,7 @@ fn first_field(raw: &[u8]) -> (String, &[u8]) {
     (String::from_utf8_lossy(&raw[..at]).into_owned(), &raw[at..])
 }
 
-fn text(stored: &Stored) -> String {
+fn text_of(stored: &Stored) -> String {
     String::from_utf8_lossy(&stored.raw).into_owned()
 }
 
@@ -186,21 +196,23 @@ fn signed_submission_verifies(algorithm: Option<&str>, a_tag: &str, k_tag: &str)
     assert_eq!(messages[0]["rcpts"], serde_json::json!(["someone@remote.example"]));
     let raw = data(&messages[0]);
     let body = String::from_utf8_lossy(&raw).into_owned();
-    assert!(
-        body.starts_with(&format!("DKIM-Signature: v=1; a={a_tag};")),
-        "{body}"
-    );
+    assert!(body.starts_with(&format!("DKIM-Signature: v=1; a={a_tag};")), "{body}");
     // Below the signature and our trace field: the submitted bytes, unchanged.
     let (signature, rest) = first_field(&raw);
     assert!(signature.starts_with("DKIM-Signature: "));
     let (received, rest) = first_field(rest);
-    assert!(received.starts_with("Received: from agent.example ([127.0.0.1])"), "{received}");
+    assert!(
+        received.starts_with("Received: from agent.example ([127.0.0.1])"),
+        "{received}"
+    );
     assert_eq!(rest, &message(&sender.email, "someone@remote.example", "signed")[..]);
 
     let (ok, zone, err) = cli(&server, &["dkim-record", "example.test"], true);
     assert!(ok, "dkim-record failed: {err}");
     assert!(
-        zone.starts_with(&format!("mailroom._domainkey.example.test. IN TXT ( \"v=DKIM1; k={k_tag}; p=")),
+        zone.starts_with(&format!(
+            "mailroom._domainkey.example.test. IN TXT ( \"v=DKIM1; k={k_tag}; p="
+        )),
         "{zone}"
     );
     let value = txt_value(&zone);
@@ -208,13 +220,16 @@ fn signed_submission_verifies(algorithm: Option<&str>, a_tag: &str, k_tag: &str)
     // The check has teeth: a changed header fails, a changed body does not pass.
     let tampered = body.replace("Subject: signed", "Subject: changed").into_bytes();
     let verdict = block_on(verify_dkim(&tampered, &value));
-    assert!(matches!(verdict.as_slice(), [mail_auth::DkimResult::Fail(_)]), "{verdict:?}");
+    assert!(
+        matches!(verdict.as_slice(), [mail_auth::DkimResult::Fail(_)]),
+        "{verdict:?}"
+    );
     let tampered = body.replace("Hello over SMTP.", "Hello over smtp.").into_bytes();
     assert_ne!(block_on(verify_dkim(&tampered, &value)), [mail_auth::DkimResult::Pass]);
     // The sender keeps a Sent copy (unsigned: signing happens on the way out).
     let copies = fetch_all(&server, &sender, "Sent");
     assert_eq!(copies.len(), 1);
-    assert!(text(&copies[0]).contains("Subject: signed\r\n"));
+    assert!(text_of(&copies[0]).contains("Subject: signed\r\n"));
 }
 
 #[test]
@@ -249,7 +264,7 @@ fn a_permanent_failure_bounces_a_dsn_the_sender_reads_over_imap() {
     assert!(submit(&server, &sender, &["someone@remote.example"], "doomed").accepted());
     let inbox = wait_mailbox(&server, &sender, "INBOX", 1);
     assert_eq!(inbox.len(), 1, "one bounce");
-    let dsn = text(&inbox[0]);
+    let dsn = text_of(&inbox[0]);
     assert!(
         dsn.contains("Content-Type: multipart/report; report-type=delivery-status;"),
         "{dsn}"
@@ -266,7 +281,10 @@ fn a_permanent_failure_bounces_a_dsn_the_sender_reads_over_imap() {
         .expect("the original header part");
     assert!(quoted.contains("\r\nSubject: doomed\r\n"), "{quoted}");
     assert!(quoted.contains("\r\nMessage-ID: <doomed@example.test>\r\n"), "{quoted}");
-    assert!(quoted.contains(&format!("\r\nFrom: Agent <{}>\r\n", sender.email)), "{quoted}");
+    assert!(
+        quoted.contains(&format!("\r\nFrom: Agent <{}>\r\n", sender.email)),
+        "{quoted}"
+    );
     assert!(!dsn.contains("Hello over SMTP."), "the header only");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(fetch_all(&server, &sender, "INBOX").len(), 1, "bounced once");
@@ -301,10 +319,7 @@ fn mail_queued_at_a_crash_is_delivered_once_after_restart() {
     let entry = &report["entries"][0];
     assert_eq!(entry["domain"], "remote.example");
     assert_eq!(entry["recipients"][0]["status"], "pending");
-    assert!(
-        entry["lastError"].as_str().unwrap_or("").contains(&down),
-        "{report}"
-    );
+    assert!(entry["lastError"].as_str().unwrap_or("").contains(&down), "{report}");
     server.kill9();
 
     // Dead server: the CLI reads the store itself, and the table says the same.
@@ -365,7 +380,7 @@ fn local_and_remote_recipients_in_one_submission() {
 
     let theirs = fetch_all(&server, &friend, "INBOX");
     assert_eq!(theirs.len(), 1, "the local recipient has it at once");
-    assert!(text(&theirs[0]).contains("Subject: mixed\r\n"));
+    assert!(text_of(&theirs[0]).contains("Subject: mixed\r\n"));
     let messages = receiver.wait_messages(2, WAIT);
     assert_eq!(messages.len(), 2, "one transaction per domain: {:?}", receiver.events());
     let mut rcpts: Vec<String> = messages
@@ -383,7 +398,7 @@ fn local_and_remote_recipients_in_one_submission() {
     assert_eq!(count(&receiver.events(), "message"), 2);
     let copies = fetch_all(&server, &sender, "Sent");
     assert_eq!(copies.len(), 1, "one Sent copy");
-    assert!(text(&copies[0]).contains("Subject: mixed\r\n"));
+    assert!(text_of(&copies[0]).contains("Subject: mixed\r\n"));
     assert!(fetch_all(&server, &sender, "INBOX").is_empty(), "no bounce");
     assert_eq!(fetch_all(&server, &friend, "INBOX").len(), 1, "delivered locally once");
 }
@@ -404,10 +419,12 @@ fn invalid_recipient_domains_bounce_and_the_valid_recipient_still_gets_it() {
     // ...then bounced, one DSN per bad destination, while the good one is delivered.
     let inbox = wait_mailbox(&server, &sender, "INBOX", 2);
     assert_eq!(inbox.len(), 2, "one bounce per bad domain");
-    let all: String = inbox.iter().map(text).collect();
+    let all: String = inbox.iter().map(text_of).collect();
     for bad in ["x@-bad-.example", "x@no_such"] {
         assert!(
-            all.contains(&format!("Final-Recipient: rfc822; {bad}\r\nAction: failed\r\nStatus: 5.1.2\r\n")),
+            all.contains(&format!(
+                "Final-Recipient: rfc822; {bad}\r\nAction: failed\r\nStatus: 5.1.2\r\n"
+            )),
             "{all}"
         );
     }
@@ -417,7 +434,11 @@ fn invalid_recipient_domains_bounce_and_the_valid_recipient_still_gets_it() {
     assert_eq!(messages[0]["rcpts"], serde_json::json!(["someone@remote.example"]));
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(count(&receiver.events(), "message"), 1);
-    assert_eq!(count(&receiver.events(), "connect"), 1, "bad domains never reach the relay");
+    assert_eq!(
+        count(&receiver.events(), "connect"),
+        1,
+        "bad domains never reach the relay"
+    );
     assert_eq!(fetch_all(&server, &sender, "INBOX").len(), 2);
     assert_eq!(queue(&server, true)["messages"], 0);
 }
@@ -436,4 +457,111 @@ fn a_receiver_dropping_mid_data_gets_it_again_once() {
     assert!(String::from_utf8_lossy(&data(&messages[0])).contains("\r\n.a line with a leading dot\r\n"));
     assert_eq!(queue(&server, true)["messages"], 0);
     assert!(fetch_all(&server, &sender, "INBOX").is_empty(), "no bounce");
+}
+
+#[test]
+fn a_large_8bit_message_arrives_byte_for_byte() {
+    let receiver = Receiver::start(&[]);
+    let (server, sender) = start(&receiver, "dkim_algorithm = \"ed25519\"\n");
+    // About 1 MiB: UTF-8 text and many lines that start with a dot, so stuffed
+    // dots fall on the 64 KiB boundaries of the pieces DATA is written in.
+    let mut raw = format!(
+        "From: Agent <{}>\r\nTo: someone@remote.example\r\nSubject: big\r\n\
+         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <big@example.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n",
+        sender.email
+    )
+    .into_bytes();
+    let mut n = 0;
+    while raw.len() < 1024 * 1024 {
+        let line = match n % 3 {
+            0 => format!(".{n}\r\n"),
+            1 => format!("Grüße, {n} ünd ..\r\n"),
+            _ => "..\r\n".to_string(),
+        };
+        raw.extend_from_slice(line.as_bytes());
+        n += 1;
+    }
+    let sent = submit_raw(&server, &sender, &["someone@remote.example"], &raw, "BODY=8BITMIME");
+    assert!(sent.accepted(), "{sent:?}");
+    let messages = receiver.wait_messages(1, WAIT);
+    assert_eq!(messages.len(), 1, "events: {:?}", receiver.events());
+    let got = data(&messages[0]);
+    let (_, rest) = first_field(&got);
+    let (_, rest) = first_field(rest);
+    assert!(
+        rest == &raw[..],
+        "the message arrived changed ({} bytes, sent {})",
+        rest.len(),
+        raw.len()
+    );
+    let (_, zone, _) = cli(&server, &["dkim-record", "example.test"], true);
+    assert_eq!(
+        block_on(verify_dkim(&got, &txt_value(&zone))),
+        [mail_auth::DkimResult::Pass]
+    );
+}
+
+#[test]
+fn date_and_message_id_added_at_submission_are_relayed_and_signed() {
+    let receiver = Receiver::start(&[]);
+    let (server, sender) = start(&receiver, "dkim_algorithm = \"ed25519\"\n");
+    let raw = format!(
+        "From: {}\r\nTo: someone@remote.example\r\nSubject: bare\r\n\r\nno Date, no Message-ID\r\n",
+        sender.email
+    );
+    assert!(submit_raw(&server, &sender, &["someone@remote.example"], raw.as_bytes(), "").accepted());
+    let messages = receiver.wait_messages(1, WAIT);
+    assert_eq!(messages.len(), 1);
+    let got = data(&messages[0]);
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let id = text
+        .split("\r\nMessage-ID: ")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n").next())
+        .unwrap_or_else(|| panic!("no Message-ID added: {text}"));
+    assert!(id.starts_with('<') && id.ends_with("@mail.example.test>"), "{id}");
+    assert!(text.contains("\r\nDate: "), "{text}");
+    let (_, zone, _) = cli(&server, &["dkim-record", "example.test"], true);
+    assert_eq!(
+        block_on(verify_dkim(&got, &txt_value(&zone))),
+        [mail_auth::DkimResult::Pass]
+    );
+    // The Sent copy carries the same Message-ID (Thunderbird's own APPEND matches it).
+    let copies = fetch_all(&server, &sender, "Sent");
+    assert_eq!(copies.len(), 1);
+    assert!(text_of(&copies[0]).contains(&format!("\r\nMessage-ID: {id}\r\n")));
+}
+
+#[test]
+fn an_smtputf8_recipient_is_relayed_and_named_in_its_bounce() {
+    let receiver = Receiver::start(&["--plan", "ok,550"]);
+    let (server, sender) = start(&receiver, "dkim_algorithm = \"ed25519\"\n");
+    let rcpt = "dörte@remote.example";
+    let raw = message(&sender.email, "Dörte <dörte@remote.example>", "utf8");
+    let sent = submit_raw(&server, &sender, &[rcpt], &raw, "SMTPUTF8");
+    assert!(sent.accepted(), "{sent:?}");
+    let messages = receiver.wait_messages(1, WAIT);
+    assert_eq!(messages.len(), 1, "events: {:?}", receiver.events());
+    assert_eq!(messages[0]["rcpts"], serde_json::json!([rcpt]));
+    // The second one is refused: the bounce must say who it was for.
+    assert!(submit_raw(&server, &sender, &[rcpt], &raw, "SMTPUTF8").accepted());
+    let inbox = wait_mailbox(&server, &sender, "INBOX", 1);
+    assert_eq!(inbox.len(), 1, "one bounce");
+    let dsn = text_of(&inbox[0]);
+    assert!(dsn.contains(&format!("<{rcpt}>: 550 5.7.1 relaying denied")), "{dsn}");
+    // RFC 6533: the report type and address type for an internationalized address.
+    assert!(
+        dsn.contains("Content-Type: message/global-delivery-status\r\n"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains(&format!(
+            "Final-Recipient: utf-8; {rcpt}\r\nAction: failed\r\nStatus: 5.7.1\r\n"
+        )),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Content-Type: message/global-headers\r\n"), "{dsn}");
+    assert!(dsn.contains("\r\nTo: Dörte <dörte@remote.example>\r\n"), "{dsn}");
 }

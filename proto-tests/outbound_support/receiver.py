@@ -131,7 +131,7 @@ async def converse(reader, writer):
                 await send("554 5.5.1 no valid recipients")
                 continue
             await send("354 end with <CRLF>.<CRLF>")
-            data = b""
+            data = bytearray()
             while True:
                 chunk = await reader.readline()
                 if not chunk:
@@ -150,7 +150,7 @@ async def converse(reader, writer):
                 await send("451 4.3.0 try again later")
             else:
                 emit(event="message", mail_from=mail_from, rcpts=rcpts, tls=tls, auth=authed,
-                     data=base64.b64encode(data).decode())
+                     data=base64.b64encode(bytes(data)).decode())
                 await send("250 2.0.0 queued")
             rcpts = []
         elif verb == "RSET":
