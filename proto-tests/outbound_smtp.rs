@@ -565,3 +565,18 @@ fn an_smtputf8_recipient_is_relayed_and_named_in_its_bounce() {
     assert!(dsn.contains("Content-Type: message/global-headers\r\n"), "{dsn}");
     assert!(dsn.contains("\r\nTo: Dörte <dörte@remote.example>\r\n"), "{dsn}");
 }
+
+#[test]
+fn a_quoted_local_part_is_relayed_still_quoted() {
+    let receiver = Receiver::start(&[]);
+    let (server, sender) = start(&receiver, "dkim_algorithm = \"ed25519\"\n");
+    // RFC 5321 4.1.2: a local part that is no dot-string travels quoted; unquoted,
+    // `john doe@` is a syntax error and `a> NOTIFY=NEVER@` smuggles a parameter.
+    let rcpts = [r#""john doe"@remote.example"#, r#""a> NOTIFY=NEVER"@remote.example"#];
+    let sent = submit(&server, &sender, &rcpts, "quoted");
+    assert!(sent.rcpt.iter().all(|(c, _)| *c == 250), "{sent:?}");
+    assert!(sent.accepted(), "{sent:?}");
+    let messages = receiver.wait_messages(1, WAIT);
+    assert_eq!(messages.len(), 1, "events: {:?}", receiver.events());
+    assert_eq!(messages[0]["rcpts"], serde_json::json!(rcpts));
+}
