@@ -42,6 +42,22 @@ def emit(**event):
 open_sessions = 0
 
 
+def path(arg):
+    """The address in `<...>` at the start of arg; a quoted local part may hold '>'."""
+    out, quoted, escaped = "", False, False
+    for c in arg.lstrip("<"):
+        if escaped:
+            escaped = False
+        elif c == "\\" and quoted:
+            escaped = True
+        elif c == '"':
+            quoted = not quoted
+        elif c == ">" and not quoted:
+            break
+        out += c
+    return out
+
+
 async def session(reader, writer):
     global open_sessions
     open_sessions += 1
@@ -110,10 +126,10 @@ async def converse(reader, writer):
             if args.auth and not authed:
                 await send("530 5.7.0 authentication required")
                 continue
-            mail_from, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
+            mail_from, rcpts = path(cmd[10:]), []
             await send("250 2.1.0 ok")
         elif verb == "RCPT":
-            addr = cmd[8:].split(">")[0].lstrip("<")
+            addr = path(cmd[8:])
             action = plan[0] if plan else "ok"
             if action == "550":
                 await send("550 5.7.1 relaying denied")
@@ -131,7 +147,7 @@ async def converse(reader, writer):
                 await send("554 5.5.1 no valid recipients")
                 continue
             await send("354 end with <CRLF>.<CRLF>")
-            data = b""
+            data = bytearray()
             while True:
                 chunk = await reader.readline()
                 if not chunk:
@@ -150,7 +166,7 @@ async def converse(reader, writer):
                 await send("451 4.3.0 try again later")
             else:
                 emit(event="message", mail_from=mail_from, rcpts=rcpts, tls=tls, auth=authed,
-                     data=base64.b64encode(data).decode())
+                     data=base64.b64encode(bytes(data)).decode())
                 await send("250 2.0.0 queued")
             rcpts = []
         elif verb == "RSET":

@@ -377,7 +377,7 @@ async fn transaction(
     let rcpts: Vec<String> = envelope
         .recipients
         .iter()
-        .map(|r| format!("RCPT TO:<{r}>\r\n"))
+        .map(|r| format!("RCPT TO:<{}>\r\n", smtp_path(r)))
         .collect();
     let lost = |e: String| all(Outcome::Retry { diagnostic: e });
 
@@ -476,6 +476,33 @@ async fn transaction(
     Ok(replace_accepted(outcomes, &fate))
 }
 
+/// `address` as an SMTP path: the envelope keeps addresses unquoted (as
+/// smtp-proto parses them), so a local part that is no dot-string is quoted again
+/// (RFC 5321 4.1.2); sent bare, `"a> NOTIFY=NEVER"@b` would name another mailbox.
+fn smtp_path(address: &str) -> String {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return address.to_string();
+    };
+    // RFC 5322 3.2.3 atext; RFC 6531 3.3 adds the non-ASCII characters.
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+    let dot_string = !local.is_empty() && local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    if dot_string {
+        return address.to_string();
+    }
+    let mut quoted = String::with_capacity(address.len() + 4);
+    quoted.push('"');
+    for c in local.chars() {
+        // RFC 5321 4.1.2 quoted-pairSMTP.
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push_str("\"@");
+    quoted.push_str(domain);
+    quoted
+}
+
 /// Recipients accepted at RCPT get `fate`; the others keep their RCPT outcome.
 fn replace_accepted(outcomes: Vec<Outcome>, fate: &Outcome) -> Vec<Outcome> {
     outcomes
@@ -526,6 +553,17 @@ fn dot_stuff(body: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncBufReadExt, BufReader};
+
+    #[test]
+    fn local_parts_that_are_no_dot_string_are_quoted() {
+        assert_eq!(smtp_path("a.b+c@x.example"), "a.b+c@x.example");
+        assert_eq!(smtp_path("dörte@x.example"), "dörte@x.example");
+        assert_eq!(smtp_path("john doe@x.example"), r#""john doe"@x.example"#);
+        assert_eq!(smtp_path("a> NOTIFY=NEVER@x"), r#""a> NOTIFY=NEVER"@x"#);
+        assert_eq!(smtp_path("a..b@x"), r#""a..b"@x"#);
+        assert_eq!(smtp_path(".a@x"), r#"".a"@x"#);
+        assert_eq!(smtp_path(r#"a"b\c@d@x"#), r#""a\"b\\c@d"@x"#);
+    }
 
     #[test]
     fn dot_stuffing() {

@@ -34,6 +34,9 @@ pub fn build(hostname: &str, message: &QueuedMessage, entry: &QueueEntry, origin
     if failed.is_empty() || message.mail_from.is_empty() {
         return None;
     }
+    // RFC 6533 6.2: an internationalized address is reported in a
+    // message/global-delivery-status, where its UTF-8 may be written as it is.
+    let global = failed.iter().any(|(address, ..)| !address.is_ascii());
     let boundary = format!("=_mailroom_{}", uuid::Uuid::new_v4().simple());
     let now = mail::now_date();
     let arrival = mail::rfc5322_date(message.created_at / 1000, 0);
@@ -60,22 +63,28 @@ pub fn build(hostname: &str, message: &QueuedMessage, entry: &QueueEntry, origin
         count = failed.len(),
     );
     for (address, _, diagnostic, _) in &failed {
-        let _ = write!(out, "  <{}>: {}\r\n", one_line(address), one_line(diagnostic));
+        // The text part is UTF-8: the address as the sender wrote it.
+        let _ = write!(out, "  <{}>: {}\r\n", one_line_utf8(address), one_line(diagnostic));
     }
     // RFC 3464 2.2: per-message fields, then one block per recipient.
     let _ = write!(
         out,
         "\r\n--{boundary}\r\n\
-         Content-Type: message/delivery-status\r\n\
+         Content-Type: message/{report}\r\n\
          \r\n\
          Reporting-MTA: dns; {hostname}\r\n\
-         Arrival-Date: {arrival}\r\n"
+         Arrival-Date: {arrival}\r\n",
+        report = if global {
+            "global-delivery-status"
+        } else {
+            "delivery-status"
+        },
     );
     for (address, status, diagnostic, remote) in &failed {
         let _ = write!(
             out,
-            "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\n",
-            one_line(address),
+            "\r\nFinal-Recipient: {}\r\nAction: failed\r\nStatus: {}\r\n",
+            final_recipient(address),
             status_code(status)
         );
         if let Some(remote) = remote {
@@ -92,9 +101,16 @@ pub fn build(hostname: &str, message: &QueuedMessage, entry: &QueueEntry, origin
             let _ = write!(out, "Last-Attempt-Date: {}\r\n", mail::rfc5322_date(at / 1000, 0));
         }
     }
-    let _ = write!(out, "\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n");
+    let header = original_header(original);
+    // RFC 6533 6.3: a header with UTF-8 in it is quoted as message/global-headers.
+    let quoted = if header.is_ascii() {
+        "text/rfc822-headers"
+    } else {
+        "message/global-headers"
+    };
+    let _ = write!(out, "\r\n--{boundary}\r\nContent-Type: {quoted}\r\n\r\n");
     let mut raw = out.into_bytes();
-    raw.extend_from_slice(original_header(original));
+    raw.extend_from_slice(header);
     raw.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Some(raw)
 }
@@ -119,6 +135,26 @@ fn one_line(text: &str) -> String {
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// Printable text on one line, bounded, non-ASCII kept (for UTF-8 contexts).
+fn one_line_utf8(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_DIAGNOSTIC)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// RFC 3464 2.3.2 address type and address; RFC 6533 3: "utf-8" with the
+/// address in its RFC 6531 form when it is not ASCII.
+fn final_recipient(address: &str) -> String {
+    if address.is_ascii() {
+        format!("rfc822; {}", one_line(address))
+    } else {
+        format!("utf-8; {}", one_line_utf8(address).replace(' ', ""))
+    }
 }
 
 /// A valid RFC 3463 status code (class.subject.detail), else the class's generic one.
@@ -193,6 +229,21 @@ mod tests {
         let summary = mail::summarize(&raw);
         assert_eq!(summary.subject, "Undelivered Mail Returned to Sender");
         assert_eq!(status_code("5.1"), "5.0.0");
+
+        let mut utf8 = entry.clone();
+        utf8.recipients[0].address = "dörte@remote.example".into();
+        let original = "Subject: Grüße\r\n\r\nbody\r\n".as_bytes();
+        let text = String::from_utf8(build("h", &message, &utf8, original).unwrap()).unwrap();
+        assert!(text.contains("  <dörte@remote.example>: 550 5.1.1"), "{text}");
+        assert!(
+            text.contains("Content-Type: message/global-delivery-status\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nFinal-Recipient: utf-8; dörte@remote.example\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Content-Type: message/global-headers\r\n\r\nSubject: Grüße\r\n"));
 
         let mut null_sender = message.clone();
         null_sender.mail_from = String::new();
