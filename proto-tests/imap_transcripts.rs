@@ -123,6 +123,9 @@ fn unknown_and_malformed_commands() {
     raw.send(b"\r\n");
     assert_eq!(raw.line(), "* BAD Unknown command\r\n");
     assert!(raw.cmd("d", "NOOP").starts_with("d OK"));
+    // Some clients end lines with a bare LF (COMPATIBILITY.md): accepted.
+    raw.send(b"e NOOP\n");
+    assert!(raw.until_tagged("e").starts_with("e OK"));
 }
 
 #[test]
