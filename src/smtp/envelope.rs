@@ -143,6 +143,15 @@ impl Session {
         if self.ctx.config.is_local_domain(domain) {
             self.local_recipient(address)
         } else if self.listener.role.is_submission() {
+            // Say at once what the queue could only bounce later.
+            if !self.ctx.config.delivery.enabled {
+                self.reply(reply::REMOTE_UNAVAILABLE);
+                return Ok(());
+            }
+            if !crate::delivery::outbound::route::is_domain(domain) {
+                self.reply(reply::BAD_DOMAIN);
+                return Ok(());
+            }
             let Some(tx) = self.tx.as_mut() else { return Ok(()) };
             if !tx.remote.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
                 tx.remote.push(address.clone());

@@ -58,6 +58,7 @@ pub const MAILBOX_DISABLED: &str = "550 5.2.1 Mailbox disabled, not accepting me
 pub const SENDER_DISABLED: &str = "550 5.2.1 Inbox disabled, cannot send";
 pub const RELAY_DENIED: &str = "550 5.7.1 Relaying denied";
 pub const REMOTE_UNAVAILABLE: &str = "550 5.7.1 Delivery to other domains is not available";
+pub const BAD_DOMAIN: &str = "553 5.1.2 The recipient's domain is not a valid domain name";
 // RFC 1870 6.
 pub const TOO_BIG: &str = "552 5.3.4 Message size exceeds fixed maximum message size";
 pub const NOT_YOUR_SENDER: &str = "553 5.7.1 Sender address is not an address of the authenticated inbox";
