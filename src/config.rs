@@ -235,7 +235,7 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: file.to_string(),
-            key: toml_error_key(&e),
+            key: toml_error_key(text, &e),
             reason: e.message().to_string(),
         })?;
         config.source = file.to_string();
@@ -507,12 +507,29 @@ fn is_dns_label(label: &str) -> bool {
     is_hostname(label) && !label.contains('.')
 }
 
-fn toml_error_key(e: &toml::de::Error) -> String {
-    // toml reports the key path inside its message for type errors; the span
-    // locates syntax errors. Give whichever we have.
-    match e.span() {
-        Some(span) => format!("at byte {}", span.start),
-        None => "(document)".into(),
+/// Names where a toml error is: the key on the line its span points at, under the
+/// nearest `[section]` above it (`smtp.max_message_size (line 2)`), or the line alone.
+fn toml_error_key(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return "(document)".into();
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    let section = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(['[', ']']).trim());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (section, key) {
+        (Some(section), Some(key)) => format!("{section}.{key} (line {line_no})"),
+        (None, Some(key)) => format!("{key} (line {line_no})"),
+        _ => format!("line {line_no}"),
     }
 }
 
@@ -577,8 +594,11 @@ mod tests {
     }
 
     #[test]
-    fn wrong_type_is_refused() {
-        let e = Config::parse("[smtp]\nmax_message_size = \"big\"\n", "t.toml").unwrap_err();
+    fn wrong_type_is_refused_with_its_key() {
+        let e = Config::parse("hostname = \"x\"\n[smtp]\nmax_message_size = \"big\"\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("t.toml"));
+        assert_eq!(e.key, "smtp.max_message_size (line 3)");
+        let e = Config::parse("hostname = \n", "t.toml").unwrap_err();
+        assert_eq!(e.key, "hostname (line 1)");
     }
 }
