@@ -13,16 +13,19 @@ mod inboxes;
 mod mailboxes;
 mod messages;
 pub mod model;
+mod page;
 
 pub use identity::NewKey;
-pub use inboxes::{CreateInbox, InboxCreated};
+pub use inboxes::{CreateInbox, InboxCreated, MAX_USERNAME};
 pub use mailboxes::MailboxError;
 pub use messages::{Delivered, FlagOp, FlagsStored, NewMessage};
 pub use model::*;
+pub use page::Page;
 
 use durability::GroupCommit;
 use std::path::Path;
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// The layout version of the store on disk; a newer store is refused.
 const SCHEMA_VERSION: u32 = 1;
@@ -60,6 +63,8 @@ struct Trees {
     tenants: sled::Tree,
     /// tenant ++ workspace
     workspaces: sled::Tree,
+    /// tenant ++ slug -> workspace (slugs are unique per tenant)
+    workspace_slugs: sled::Tree,
     /// sha256(key)
     api_keys: sled::Tree,
     /// owner ++ key id -> sha256(key)
@@ -67,6 +72,8 @@ struct Trees {
     inboxes: sled::Tree,
     /// tenant ++ inbox -> workspace
     tenant_inboxes: sled::Tree,
+    /// workspace ++ inbox
+    workspace_inboxes: sled::Tree,
     inbox_state: sled::Tree,
     /// lower-cased address -> inbox
     addresses: sled::Tree,
@@ -112,10 +119,12 @@ impl Store {
             meta: open("meta")?,
             tenants: open("tenants")?,
             workspaces: open("workspaces")?,
+            workspace_slugs: open("workspace_slugs")?,
             api_keys: open("api_keys")?,
             key_index: open("key_index")?,
             inboxes: open("inboxes")?,
             tenant_inboxes: open("tenant_inboxes")?,
+            workspace_inboxes: open("workspace_inboxes")?,
             inbox_state: open("inbox_state")?,
             addresses: open("addresses")?,
             mailboxes: open("mailboxes")?,
@@ -183,6 +192,20 @@ fn check_schema(meta: &sled::Tree, dir: &Path) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A new time-ordered id and its creation time, taken from the id itself so that
+/// key order (by id) is exactly creation time, then id.
+pub(crate) fn new_id() -> (Uuid, i64) {
+    let id = Uuid::now_v7();
+    let created = id
+        .get_timestamp()
+        .map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+        })
+        .unwrap_or_else(now_millis);
+    (id, created)
 }
 
 pub fn now_millis() -> i64 {
