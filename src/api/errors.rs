@@ -4,6 +4,7 @@
 use super::Out;
 use crate::store::StoreError;
 use hyper::StatusCode;
+use serde::Serialize;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use std::borrow::Cow;
 
@@ -127,19 +128,35 @@ impl ApiError {
 
     /// The response: the JSON body and the header this error carries.
     pub fn into_out(self) -> Out {
-        let mut body = serde_json::Map::new();
-        let reason = self.status.canonical_reason().unwrap_or("Error");
-        body.insert("error".into(), reason.into());
-        body.insert("code".into(), self.code.into());
-        body.insert("message".into(), self.message.into_owned().into());
-        body.insert("statusCode".into(), self.status.as_u16().into());
-        for (name, value) in self.fields {
-            body.insert(name.into(), value.into());
-        }
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut out = Out::json_bytes(self.status, bytes);
+        let body = Body {
+            error: self.status.canonical_reason().unwrap_or("Error"),
+            code: self.code,
+            message: &self.message,
+            status_code: self.status.as_u16(),
+            fields: Fields(&self.fields),
+        };
+        let mut out = Out::json_bytes(self.status, serde_json::to_vec(&body).unwrap_or_default());
         out.header = self.header;
         out
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    error: &'a str,
+    code: &'a str,
+    message: &'a str,
+    status_code: u16,
+    #[serde(flatten)]
+    fields: Fields<'a>,
+}
+
+struct Fields<'a>(&'a [(&'static str, String)]);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, value)| (name, value)))
     }
 }
 
