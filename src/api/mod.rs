@@ -104,9 +104,10 @@ fn connection_builder() -> auto::Builder<TokioExecutor> {
 /// Over the per-address connection limit: one 503, then close.
 async fn refuse_connection(mut tcp: tokio::net::TcpStream) {
     let out = ApiError::unavailable("Too many connections from your address.").into_out();
+    let id: u128 = rand::random();
     let head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {}\r\nRetry-After: 5\r\nConnection: close\r\n\
-         Content-Length: {}\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {}\r\nX-Request-Id: {id:032x}\r\nRetry-After: 5\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n",
         out.content_type,
         out.body.len()
     );
