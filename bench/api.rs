@@ -207,12 +207,16 @@ fn get(path: &str, key: &str) -> Vec<u8> {
 /// A tenant with `inboxes` inboxes; returns its key.
 async fn provision(api: SocketAddr, name: &str, inboxes: usize) -> String {
     let mut c = Conn::open(api).await;
-    let (status, body) = c.send(&post("/v1/tenants", ADMIN, &format!("{{\"name\":\"{name}\"}}"))).await;
+    let (status, body) = c
+        .send(&post("/v1/tenants", ADMIN, &format!("{{\"name\":\"{name}\"}}")))
+        .await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(body));
     let tenant: serde_json::Value = serde_json::from_slice(body).expect("json");
     let key = tenant["apiKey"].as_str().expect("tenant key").to_string();
     for i in 0..inboxes {
-        let (status, _) = c.send(&post("/v1/inboxes", &key, &format!("{{\"username\":\"{name}{i}\"}}"))).await;
+        let (status, _) = c
+            .send(&post("/v1/inboxes", &key, &format!("{{\"username\":\"{name}{i}\"}}")))
+            .await;
         assert_eq!(status, 201);
     }
     key
@@ -268,14 +272,20 @@ async fn get_rates(api: SocketAddr, label: &str) {
     for clients in CLIENTS {
         let req = req.clone();
         let rate = load(api, clients, GET_RUN, 200, move |_, _| req.clone()).await;
-        println!("GET /v1/inboxes ({LISTED_INBOXES} inboxes, {size} bytes), {clients:>2} clients, {label}: {rate:>8.0} requests/s");
+        println!(
+            "GET /v1/inboxes ({LISTED_INBOXES} inboxes, {size} bytes), {clients:>2} clients, {label}: {rate:>8.0} requests/s"
+        );
     }
 }
 
 /// POST /v1/inboxes with `clients` clients, one new inbox per request.
 async fn post_rate(api: SocketAddr, key: Arc<String>, clients: usize) -> f64 {
     load(api, clients, POST_RUN, 201, move |client, n| {
-        post("/v1/inboxes", &key, &format!("{{\"username\":\"k{clients}c{client}n{n}\"}}"))
+        post(
+            "/v1/inboxes",
+            &key,
+            &format!("{{\"username\":\"k{clients}c{client}n{n}\"}}"),
+        )
     })
     .await
 }

@@ -15,9 +15,17 @@ fn assert_error(r: &Resp, status: u16, code: &str) {
     assert_eq!((r.status, r.code()), (status, code), "{}", r.show());
     assert_eq!(r.json["statusCode"], status);
     assert!(r.json["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", r.show());
-    assert!(r.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.show());
+    assert!(
+        r.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        r.show()
+    );
     assert!(r.header("content-type").unwrap_or("").starts_with("application/json"));
-    assert!(r.header("x-request-id").is_some_and(|id| !id.is_empty()), "{}", r.show());
+    assert!(
+        r.header("x-request-id").is_some_and(|id| !id.is_empty()),
+        "{}",
+        r.show()
+    );
 }
 
 fn total_inboxes(server: &TestServer, key: &str) -> u64 {
@@ -31,7 +39,13 @@ fn unauthorized_is_one_answer_for_every_bad_key() {
     let (_, tk) = tenant(&server, "Acme", None);
     let ws = call(&server, "GET", "/v1/workspaces", Some(&tk), None);
     let ws_id = str_of(&ws.json["data"][0]["id"]);
-    let made = call(&server, "POST", &format!("/v1/workspaces/{ws_id}/keys"), Some(&tk), None);
+    let made = call(
+        &server,
+        "POST",
+        &format!("/v1/workspaces/{ws_id}/keys"),
+        Some(&tk),
+        None,
+    );
     let revoked = str_of(&made.json["key"]);
     let path = format!("/v1/workspaces/{ws_id}/keys/{}", str_of(&made.json["id"]));
     assert_eq!(call(&server, "DELETE", &path, Some(&tk), None).status, 200);
@@ -60,11 +74,20 @@ fn unauthorized_is_one_answer_for_every_bad_key() {
         );
         messages.push(r.json["message"].clone());
     }
-    assert!(messages.windows(2).all(|w| w[0] == w[1]), "one message for all: {messages:?}");
+    assert!(
+        messages.windows(2).all(|w| w[0] == w[1]),
+        "one message for all: {messages:?}"
+    );
     // Both headers work for a good key, with any case of the scheme.
     let r = request(&server, "GET", "/v1/me", &[("X-API-Key", &tk)], None);
     assert_eq!(r.status, 200);
-    let r = request(&server, "GET", "/v1/me", &[("Authorization", &format!("bEaReR {tk}"))], None);
+    let r = request(
+        &server,
+        "GET",
+        "/v1/me",
+        &[("Authorization", &format!("bEaReR {tk}"))],
+        None,
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -72,7 +95,14 @@ fn unauthorized_is_one_answer_for_every_bad_key() {
 fn not_found_and_method_not_allowed() {
     let server = TestServer::start();
     let (_, tk) = tenant(&server, "Acme", None);
-    for path in ["/", "/v2/inboxes", "/v1/inboxes/", "/v1/nothing", "/v1/inboxes/x/y/z/w", "/healthz/x"] {
+    for path in [
+        "/",
+        "/v2/inboxes",
+        "/v1/inboxes/",
+        "/v1/nothing",
+        "/v1/inboxes/x/y/z/w",
+        "/healthz/x",
+    ] {
         assert_error(&call(&server, "GET", path, Some(&tk), None), 404, "NOT_FOUND");
     }
     // Ids that are not UUIDs, traversal, encoded traversal: no such resource.
@@ -88,15 +118,28 @@ fn not_found_and_method_not_allowed() {
     ] {
         assert_error(&call(&server, "GET", path, Some(&tk), None), 404, "NOT_FOUND");
     }
-    let r = curl(&["--path-as-is", "-H", &format!("X-API-Key: {tk}"), &server.api_url("/v1/inboxes/../../healthz")]);
+    let r = curl(&[
+        "--path-as-is",
+        "-H",
+        &format!("X-API-Key: {tk}"),
+        &server.api_url("/v1/inboxes/../../healthz"),
+    ]);
     assert_error(&r, 404, "NOT_FOUND");
     for (method, path, allow) in [
         ("PUT", "/v1/inboxes", "GET, POST"),
         ("DELETE", "/v1/inboxes", "GET, POST"),
         ("POST", "/healthz", "GET"),
         ("GET", "/v1/tenants/00000000-0000-0000-0000-000000000000", "DELETE"),
-        ("PUT", "/v1/inboxes/00000000-0000-0000-0000-000000000000", "GET, PATCH, DELETE"),
-        ("GET", "/v1/inboxes/00000000-0000-0000-0000-000000000000/password", "POST"),
+        (
+            "PUT",
+            "/v1/inboxes/00000000-0000-0000-0000-000000000000",
+            "GET, PATCH, DELETE",
+        ),
+        (
+            "GET",
+            "/v1/inboxes/00000000-0000-0000-0000-000000000000/password",
+            "POST",
+        ),
     ] {
         let r = call(&server, method, path, None, None);
         assert_error(&r, 405, "METHOD_NOT_ALLOWED");
@@ -111,7 +154,11 @@ fn bodies_too_large_malformed_or_not_json() {
     let auth = format!("Bearer {tk}");
     let json = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
     let big = format!(r#"{{"username":"big","displayName":"{}"}}"#, "x".repeat(5000));
-    assert_error(&request(&server, "POST", "/v1/inboxes", &json, Some(big.as_bytes())), 413, "PAYLOAD_TOO_LARGE");
+    assert_error(
+        &request(&server, "POST", "/v1/inboxes", &json, Some(big.as_bytes())),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
     // Chunked, with no length announced: cut off at the limit all the same.
     let mut chunked = format!(
         "POST /v1/inboxes HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {auth}\r\n\
@@ -123,11 +170,23 @@ fn bodies_too_large_malformed_or_not_json() {
     chunked.push_str("0\r\n\r\n");
     assert_error(&raw(&server, chunked.as_bytes()), 413, "PAYLOAD_TOO_LARGE");
 
-    for body in ["{", "{\"username\": }", "not json", "{\"username\":\"a\"} trailing", "\u{feff}{}"] {
+    for body in [
+        "{",
+        "{\"username\": }",
+        "not json",
+        "{\"username\":\"a\"} trailing",
+        "\u{feff}{}",
+    ] {
         let r = request(&server, "POST", "/v1/inboxes", &json, Some(body.as_bytes()));
         assert_error(&r, 400, "INVALID_JSON");
     }
-    let r = request(&server, "POST", "/v1/inboxes", &json, Some(b"{\"username\":\"\xff\xfe\"}"));
+    let r = request(
+        &server,
+        "POST",
+        "/v1/inboxes",
+        &json,
+        Some(b"{\"username\":\"\xff\xfe\"}"),
+    );
     assert_error(&r, 400, "INVALID_JSON");
     // Deep nesting: refused by type (or as not an object) before depth matters.
     let deep_field = format!("{{\"username\":{}{}}}", "[".repeat(1500), "]".repeat(1500));
@@ -137,19 +196,51 @@ fn bodies_too_large_malformed_or_not_json() {
         assert_error(&r, 400, "VALIDATION_ERROR");
     }
 
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data"] {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/jsonx",
+        "multipart/form-data",
+    ] {
         let headers = [("Authorization", auth.as_str()), ("Content-Type", content_type)];
-        let r = request(&server, "POST", "/v1/inboxes", &headers, Some(br#"{"username":"typed"}"#));
+        let r = request(
+            &server,
+            "POST",
+            "/v1/inboxes",
+            &headers,
+            Some(br#"{"username":"typed"}"#),
+        );
         assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     }
-    let r = request(&server, "POST", "/v1/inboxes", &[("Authorization", &auth)], Some(br#"{"username":"untyped"}"#));
+    let r = request(
+        &server,
+        "POST",
+        "/v1/inboxes",
+        &[("Authorization", &auth)],
+        Some(br#"{"username":"untyped"}"#),
+    );
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     // curl -d without -H sends a form type.
-    let r = curl(&["-H", &format!("X-API-Key: {tk}"), "-d", r#"{"username":"curl"}"#, &server.api_url("/v1/inboxes")]);
+    let r = curl(&[
+        "-H",
+        &format!("X-API-Key: {tk}"),
+        "-d",
+        r#"{"username":"curl"}"#,
+        &server.api_url("/v1/inboxes"),
+    ]);
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     // A charset parameter is fine.
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "Application/JSON; charset=UTF-8")];
-    let r = request(&server, "POST", "/v1/inboxes", &headers, Some(br#"{"username":"typed"}"#));
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "Application/JSON; charset=UTF-8"),
+    ];
+    let r = request(
+        &server,
+        "POST",
+        "/v1/inboxes",
+        &headers,
+        Some(br#"{"username":"typed"}"#),
+    );
     assert_eq!(r.status, 201, "{}", r.show());
     assert_eq!(total_inboxes(&server, &tk), 1, "only the good one was stored");
 }
@@ -191,13 +282,31 @@ fn hostile_fields_are_refused_and_nothing_is_stored() {
         let r = call(&server, "POST", "/v1/inboxes", Some(&tk), Some(body));
         assert_error(&r, 400, "VALIDATION_ERROR");
     }
-    let r = call(&server, "POST", "/v1/inboxes?strict=maybe", Some(&tk), Some(r#"{"username":"ok"}"#));
+    let r = call(
+        &server,
+        "POST",
+        "/v1/inboxes?strict=maybe",
+        Some(&tk),
+        Some(r#"{"username":"ok"}"#),
+    );
     assert_error(&r, 400, "VALIDATION_ERROR");
-    let r = call(&server, "POST", "/v1/inboxes?force=true", Some(&tk), Some(r#"{"username":"ok"}"#));
+    let r = call(
+        &server,
+        "POST",
+        "/v1/inboxes?force=true",
+        Some(&tk),
+        Some(r#"{"username":"ok"}"#),
+    );
     assert_error(&r, 400, "VALIDATION_ERROR");
     assert_eq!(total_inboxes(&server, &tk), 0);
 
-    for body in [r#"{"name":"a\nb"}"#, r#"{"name":""}"#, r#"{"name":"   "}"#, r#"{"name":"x","maxInboxes":-1}"#, "{}"] {
+    for body in [
+        r#"{"name":"a\nb"}"#,
+        r#"{"name":""}"#,
+        r#"{"name":"   "}"#,
+        r#"{"name":"x","maxInboxes":-1}"#,
+        "{}",
+    ] {
         let r = call(&server, "POST", "/v1/tenants", Some(ADMIN_TOKEN), Some(body));
         assert_error(&r, 400, "VALIDATION_ERROR");
     }
@@ -205,14 +314,24 @@ fn hostile_fields_are_refused_and_nothing_is_stored() {
     assert_error(&r, 400, "VALIDATION_ERROR");
     let tenants = call(&server, "GET", "/v1/tenants", Some(ADMIN_TOKEN), None);
     assert_eq!(tenants.json["pagination"]["total"], 1);
-    for body in [r#"{"name":"w","slug":"Bad Slug"}"#, r#"{"name":"w\u0007"}"#, r#"{"name":"w","slug":"-x"}"#] {
+    for body in [
+        r#"{"name":"w","slug":"Bad Slug"}"#,
+        r#"{"name":"w\u0007"}"#,
+        r#"{"name":"w","slug":"-x"}"#,
+    ] {
         let r = call(&server, "POST", "/v1/workspaces", Some(&tk), Some(body));
         assert_error(&r, 400, "VALIDATION_ERROR");
     }
     let ws = call(&server, "GET", "/v1/workspaces", Some(&tk), None);
     assert_eq!(ws.json["pagination"]["total"], 1);
     let ws_id = str_of(&ws.json["data"][0]["id"]);
-    let r = call(&server, "POST", &format!("/v1/workspaces/{ws_id}/keys"), Some(&tk), Some(r#"{"name":"a\r\nb"}"#));
+    let r = call(
+        &server,
+        "POST",
+        &format!("/v1/workspaces/{ws_id}/keys"),
+        Some(&tk),
+        Some(r#"{"name":"a\r\nb"}"#),
+    );
     assert_error(&r, 400, "VALIDATION_ERROR");
     let keys = call(&server, "GET", &format!("/v1/workspaces/{ws_id}/keys"), Some(&tk), None);
     assert_eq!(keys.json["pagination"]["total"], 0);
@@ -224,10 +343,20 @@ fn forbidden_for_the_wrong_kind_of_key() {
     let (_, tk) = tenant(&server, "Acme", None);
     let made = inbox(&server, &tk, r#"{"username":"agent"}"#, 201);
     let ak = str_of(&made.json["apiKey"]);
-    let r = call(&server, "POST", "/v1/inboxes", Some(&ak), Some(r#"{"username":"more"}"#));
+    let r = call(
+        &server,
+        "POST",
+        "/v1/inboxes",
+        Some(&ak),
+        Some(r#"{"username":"more"}"#),
+    );
     assert_error(&r, 403, "FORBIDDEN");
     assert_error(&call(&server, "GET", "/v1/tenants", Some(&tk), None), 403, "FORBIDDEN");
-    assert_error(&call(&server, "GET", "/v1/inboxes", Some(ADMIN_TOKEN), None), 403, "FORBIDDEN");
+    assert_error(
+        &call(&server, "GET", "/v1/inboxes", Some(ADMIN_TOKEN), None),
+        403,
+        "FORBIDDEN",
+    );
     let r = call(&server, "POST", "/v1/inboxes", Some(ADMIN_TOKEN), Some("{}"));
     assert_error(&r, 403, "FORBIDDEN");
     assert_eq!(total_inboxes(&server, &tk), 1);
@@ -252,7 +381,10 @@ fn over_the_rate_is_429_with_retry_after() {
     }
     let r = refused.expect("refused within 6 requests at 1/s with a burst of 3");
     assert_error(&r, 429, "RATE_LIMITED");
-    let wait: u64 = r.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
     assert!((1..=3).contains(&wait), "{wait}");
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
     assert_eq!(remaining[0], "2");

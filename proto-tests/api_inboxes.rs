@@ -25,9 +25,18 @@ fn the_inbox_object() {
     let email = "scout@agents.example.test";
     assert_eq!(j["email"], email);
     assert_eq!(j["canonicalEmail"], email);
-    assert_eq!((j["username"].as_str(), j["domain"].as_str()), (Some("scout"), Some("agents.example.test")));
-    assert_eq!((j["displayName"].as_str(), j["paused"].as_bool()), (Some("Scout"), Some(false)));
-    assert_eq!(j["addresses"], serde_json::json!([{"address": email, "isPrimary": true}]));
+    assert_eq!(
+        (j["username"].as_str(), j["domain"].as_str()),
+        (Some("scout"), Some("agents.example.test"))
+    );
+    assert_eq!(
+        (j["displayName"].as_str(), j["paused"].as_bool()),
+        (Some("Scout"), Some(false))
+    );
+    assert_eq!(
+        j["addresses"],
+        serde_json::json!([{"address": email, "isPrimary": true}])
+    );
     let password = str_of(&j["imapPassword"]);
     assert!(password.len() >= 12);
     assert_eq!(
@@ -46,7 +55,13 @@ fn the_inbox_object() {
     assert!(created.len() == 20 && created.ends_with('Z'), "{created}");
 
     // Read back: the same object without any secret.
-    let got = call(&server, "GET", &format!("/v1/inboxes/{}", str_of(&j["id"])), Some(&tk), None);
+    let got = call(
+        &server,
+        "GET",
+        &format!("/v1/inboxes/{}", str_of(&j["id"])),
+        Some(&tk),
+        None,
+    );
     assert_eq!(got.status, 200);
     for secret in ["imapPassword", "apiKey", "existed"] {
         assert!(got.json.get(secret).is_none(), "{secret} in {}", got.body);
@@ -63,7 +78,12 @@ fn usernames_generated_from_the_tenant_make_new_inboxes() {
     let server = TestServer::start();
     let (_, tk) = tenant(&server, "Acme Agents, Inc.", None);
     let first = call(&server, "POST", "/v1/inboxes", Some(&tk), None);
-    assert_eq!((first.status, first.json["username"].as_str()), (201, Some("acme-agents-inc")), "{}", first.show());
+    assert_eq!(
+        (first.status, first.json["username"].as_str()),
+        (201, Some("acme-agents-inc")),
+        "{}",
+        first.show()
+    );
     let second = inbox(&server, &tk, "{}", 201);
     assert_eq!(second.json["username"], "acme-agents-inc1");
 }
@@ -76,7 +96,13 @@ fn creates_are_idempotent_even_when_concurrent() {
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 scope.spawn(|| {
-                    let r = call(&server, "POST", "/v1/inboxes", Some(&tk), Some(r#"{"username":"twin"}"#));
+                    let r = call(
+                        &server,
+                        "POST",
+                        "/v1/inboxes",
+                        Some(&tk),
+                        Some(r#"{"username":"twin"}"#),
+                    );
                     (r.status, str_of(&r.json["id"]), r.json.get("imapPassword").is_some())
                 })
             })
@@ -90,7 +116,10 @@ fn creates_are_idempotent_even_when_concurrent() {
         assert!(*status == 201 || (*status == 200 && !secret), "{answers:?}");
         assert_eq!(id, &created[0].1, "one inbox");
     }
-    assert_eq!(call(&server, "GET", "/v1/inboxes", Some(&tk), None).json["pagination"]["total"], 1);
+    assert_eq!(
+        call(&server, "GET", "/v1/inboxes", Some(&tk), None).json["pagination"]["total"],
+        1
+    );
     let again = inbox(&server, &tk, r#"{"username":"TWIN"}"#, 200);
     assert_eq!(again.json["existed"], true);
 }
@@ -101,22 +130,45 @@ fn another_tenants_username_falls_back_or_is_409_strict() {
     let (_, a) = tenant(&server, "A", None);
     let (_, b) = tenant(&server, "B", None);
     inbox(&server, &a, r#"{"username":"scout"}"#, 201);
-    let r = call(&server, "POST", "/v1/inboxes?strict=true", Some(&b), Some(r#"{"username":"scout"}"#));
+    let r = call(
+        &server,
+        "POST",
+        "/v1/inboxes?strict=true",
+        Some(&b),
+        Some(r#"{"username":"scout"}"#),
+    );
     assert_eq!((r.status, r.code()), (409, "USERNAME_TAKEN"), "{}", r.show());
     assert_eq!(r.json["requestedUsername"], "scout");
     assert_eq!(r.json["attemptedUsername"], "scout");
     assert_eq!(r.json["domain"], "example.test");
     assert_eq!(r.json["statusCode"], 409);
     let r = inbox(&server, &b, r#"{"username":"scout"}"#, 201);
-    assert_eq!((r.json["username"].as_str(), r.json["email"].as_str()), (Some("scout1"), Some("scout1@example.test")));
+    assert_eq!(
+        (r.json["username"].as_str(), r.json["email"].as_str()),
+        (Some("scout1"), Some("scout1@example.test"))
+    );
     // A retry is idempotent: B's own fallback is the inbox it already has.
     let r = inbox(&server, &b, r#"{"username":"scout"}"#, 200);
-    assert_eq!((r.json["username"].as_str(), r.json["existed"].as_bool()), (Some("scout1"), Some(true)));
+    assert_eq!(
+        (r.json["username"].as_str(), r.json["existed"].as_bool()),
+        (Some("scout1"), Some(true))
+    );
     // The same name on the other domain is free.
-    let r = inbox(&server, &b, r#"{"username":"scout","domain":"agents.example.test"}"#, 201);
+    let r = inbox(
+        &server,
+        &b,
+        r#"{"username":"scout","domain":"agents.example.test"}"#,
+        201,
+    );
     assert_eq!(r.json["email"], "scout@agents.example.test");
     // Strict on a name that is free just creates it.
-    let r = call(&server, "POST", "/v1/inboxes?strict=true", Some(&b), Some(r#"{"username":"solo"}"#));
+    let r = call(
+        &server,
+        "POST",
+        "/v1/inboxes?strict=true",
+        Some(&b),
+        Some(r#"{"username":"solo"}"#),
+    );
     assert_eq!(r.status, 201);
 }
 
@@ -132,7 +184,10 @@ fn all_99_fallbacks_taken_is_409() {
     let r = call(&server, "POST", "/v1/inboxes", Some(&b), Some(r#"{"username":"x"}"#));
     assert_eq!((r.status, r.code()), (409, "USERNAME_TAKEN"), "{}", r.show());
     assert_eq!(r.json["attemptedUsername"], "x99");
-    assert_eq!(call(&server, "GET", "/v1/inboxes", Some(&b), None).json["pagination"]["total"], 0);
+    assert_eq!(
+        call(&server, "GET", "/v1/inboxes", Some(&b), None).json["pagination"]["total"],
+        0
+    );
 }
 
 #[test]
@@ -141,10 +196,19 @@ fn plan_limit_is_403() {
     let (_, tk) = tenant(&server, "Small", Some(2));
     let one = inbox(&server, &tk, r#"{"username":"one"}"#, 201);
     inbox(&server, &tk, r#"{"username":"two"}"#, 201);
-    let r = call(&server, "POST", "/v1/inboxes", Some(&tk), Some(r#"{"username":"three"}"#));
+    let r = call(
+        &server,
+        "POST",
+        "/v1/inboxes",
+        Some(&tk),
+        Some(r#"{"username":"three"}"#),
+    );
     assert_eq!((r.status, r.code()), (403, "PLAN_LIMIT"), "{}", r.show());
     inbox(&server, &tk, r#"{"username":"one"}"#, 200); // an existing one is still returned
-    assert_eq!(call(&server, "GET", "/v1/inboxes", Some(&tk), None).json["pagination"]["total"], 2);
+    assert_eq!(
+        call(&server, "GET", "/v1/inboxes", Some(&tk), None).json["pagination"]["total"],
+        2
+    );
     let path = format!("/v1/inboxes/{}", str_of(&one.json["id"]));
     let r = call(&server, "DELETE", &path, Some(&tk), None);
     assert_eq!((r.status, r.json["deleted"].as_bool()), (200, Some(true)));
@@ -158,17 +222,36 @@ fn patch_display_name_and_paused() {
     let (_, tk) = tenant(&server, "Acme", None);
     let made = inbox(&server, &tk, r#"{"username":"pat","displayName":"Pat"}"#, 201);
     let path = format!("/v1/inboxes/{}", str_of(&made.json["id"]));
-    let r = call(&server, "PATCH", &path, Some(&tk), Some(r#"{"displayName":"Pat Two","paused":true}"#));
+    let r = call(
+        &server,
+        "PATCH",
+        &path,
+        Some(&tk),
+        Some(r#"{"displayName":"Pat Two","paused":true}"#),
+    );
     assert_eq!(r.status, 200, "{}", r.show());
-    assert_eq!((r.json["displayName"].as_str(), r.json["paused"].as_bool()), (Some("Pat Two"), Some(true)));
+    assert_eq!(
+        (r.json["displayName"].as_str(), r.json["paused"].as_bool()),
+        (Some("Pat Two"), Some(true))
+    );
     let r = call(&server, "PATCH", &path, Some(&tk), Some(r#"{"displayName":null}"#));
-    assert_eq!((r.json["displayName"].clone(), r.json["paused"].as_bool()), (serde_json::Value::Null, Some(true)));
-    for bad in [r#"{"displayName":"a\r\nBcc: x"}"#, r#"{"paused":"yes"}"#, r#"{"username":"x"}"#] {
+    assert_eq!(
+        (r.json["displayName"].clone(), r.json["paused"].as_bool()),
+        (serde_json::Value::Null, Some(true))
+    );
+    for bad in [
+        r#"{"displayName":"a\r\nBcc: x"}"#,
+        r#"{"paused":"yes"}"#,
+        r#"{"username":"x"}"#,
+    ] {
         let r = call(&server, "PATCH", &path, Some(&tk), Some(bad));
         assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"), "{bad}: {}", r.show());
     }
     let r = call(&server, "GET", &path, Some(&tk), None);
-    assert_eq!((r.json["displayName"].clone(), r.json["paused"].as_bool()), (serde_json::Value::Null, Some(true)));
+    assert_eq!(
+        (r.json["displayName"].clone(), r.json["paused"].as_bool()),
+        (serde_json::Value::Null, Some(true))
+    );
 }
 
 #[test]
@@ -192,7 +275,13 @@ fn rotation_stops_the_old_password_at_once() {
     let path = format!("/v1/inboxes/{id}/password");
     let r = call(&server, "POST", &path, Some(&tk), Some(r#"{"password":"short"}"#));
     assert_eq!(r.code(), "VALIDATION_ERROR");
-    let r = call(&server, "POST", &path, Some(&tk), Some(r#"{"password":"chosen password 2"}"#));
+    let r = call(
+        &server,
+        "POST",
+        &path,
+        Some(&tk),
+        Some(r#"{"password":"chosen password 2"}"#),
+    );
     assert_eq!(r.json["imapPassword"], "chosen password 2");
     assert!(imap_login(&server, email, &new).starts_with("REFUSED"));
     assert_eq!(imap_login(&server, email, "chosen password 2"), "OK");
@@ -205,7 +294,12 @@ fn rotation_stops_the_old_password_at_once() {
 fn delete_closes_imap_sessions_and_removes_mail() {
     let server = TestServer::start();
     let (_, tk) = tenant(&server, "Acme", None);
-    let made = inbox(&server, &tk, r#"{"username":"doomed","password":"doomed password"}"#, 201);
+    let made = inbox(
+        &server,
+        &tk,
+        r#"{"username":"doomed","password":"doomed password"}"#,
+        201,
+    );
     // Logged in and idle, after storing one message.
     let script = r#"
 import imaplib, ssl, sys
@@ -226,14 +320,25 @@ print("got", c.readline().decode().strip(), flush=True)
         .expect("python3");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("logged-in"));
-    let r = call(&server, "DELETE", &format!("/v1/inboxes/{}", str_of(&made.json["id"])), Some(&tk), None);
+    let r = call(
+        &server,
+        "DELETE",
+        &format!("/v1/inboxes/{}", str_of(&made.json["id"])),
+        Some(&tk),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.show());
     let got = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(got.starts_with("got * BYE"), "{got}");
     let _ = child.wait();
     assert!(imap_login(&server, "doomed@example.test", "doomed password").starts_with("REFUSED"));
     // The same address made again starts empty: the old mail is gone.
-    inbox(&server, &tk, r#"{"username":"doomed","password":"doomed password"}"#, 201);
+    inbox(
+        &server,
+        &tk,
+        r#"{"username":"doomed","password":"doomed password"}"#,
+        201,
+    );
     let (code, out, err) = python(
         r#"
 import imaplib, ssl, sys

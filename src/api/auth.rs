@@ -6,8 +6,8 @@ use super::json::{Out, reply};
 use crate::auth::Principal;
 use crate::server::Context;
 use crate::store::{Inbox, KeyKind};
-use hyper::header::{AUTHORIZATION, HeaderMap};
 use hyper::StatusCode;
+use hyper::header::{AUTHORIZATION, HeaderMap};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -19,9 +19,18 @@ const MAX_KEY_LEN: usize = 256;
 pub enum Scope {
     /// The admin token or an `sa_` key.
     Operator,
-    Tenant { tenant: Uuid },
-    Workspace { tenant: Uuid, workspace: Uuid },
-    Inbox { tenant: Uuid, workspace: Uuid, inbox: Uuid },
+    Tenant {
+        tenant: Uuid,
+    },
+    Workspace {
+        tenant: Uuid,
+        workspace: Uuid,
+    },
+    Inbox {
+        tenant: Uuid,
+        workspace: Uuid,
+        inbox: Uuid,
+    },
 }
 
 /// Resolves the presented key; every kind of bad key is the same 401.
@@ -111,9 +120,7 @@ impl Scope {
         match self {
             Scope::Tenant { tenant } => Ok((tenant, None)),
             Scope::Workspace { tenant, workspace } => Ok((tenant, Some(workspace))),
-            _ => Err(ApiError::forbidden(
-                "This needs a tenant (tk_) or workspace (wk_) key.",
-            )),
+            _ => Err(ApiError::forbidden("This needs a tenant (tk_) or workspace (wk_) key.")),
         }
     }
 

@@ -4,8 +4,8 @@
 use super::Out;
 use crate::store::StoreError;
 use hyper::StatusCode;
-use serde::Serialize;
 use hyper::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use serde::Serialize;
 use std::borrow::Cow;
 
 /// The same sentence for every kind of bad key, so a caller learns nothing from it.
@@ -19,11 +19,17 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: Cow<'static, str>,
+    /// The rarer parts, boxed so that every `Result` stays small.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
     /// Extra body fields (the strict 409 says which usernames it was about).
-    pub fields: Vec<(&'static str, String)>,
-    pub header: Option<(HeaderName, HeaderValue)>,
+    fields: Vec<(&'static str, String)>,
+    header: Option<(HeaderName, HeaderValue)>,
     /// What went wrong inside: logged with the request id, never sent.
-    pub internal: Option<String>,
+    internal: Option<String>,
 }
 
 impl ApiError {
@@ -32,20 +38,32 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            fields: Vec::new(),
-            header: None,
-            internal: None,
+            extra: None,
         }
     }
 
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
     pub fn with_field(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
-        self.fields.push((name, value.into()));
+        self.extra().fields.push((name, value.into()));
         self
     }
 
     fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
-        self.header = Some((name, value));
+        self.extra().header = Some((name, value));
         self
+    }
+
+    fn with_internal(mut self, detail: impl std::fmt::Display) -> ApiError {
+        self.extra().internal = Some(detail.to_string());
+        self
+    }
+
+    /// What went wrong inside, for the log.
+    pub fn internal(&self) -> Option<&str> {
+        self.extra.as_ref()?.internal.as_deref()
     }
 
     pub fn validation(message: impl Into<Cow<'static, str>>) -> ApiError {
@@ -116,14 +134,13 @@ impl ApiError {
             .with_header(RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_SECS))
     }
 
-    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        let mut e = ApiError::new(
+    pub fn bug(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "Internal error; it has been logged with the request id.",
-        );
-        e.internal = Some(detail.to_string());
-        e
+        )
+        .with_internal(detail)
     }
 
     /// The response: the JSON body and the header this error carries.
@@ -133,10 +150,10 @@ impl ApiError {
             code: self.code,
             message: &self.message,
             status_code: self.status.as_u16(),
-            fields: Fields(&self.fields),
+            fields: Fields(self.extra.as_ref().map_or(&[], |e| &e.fields)),
         };
         let mut out = Out::json_bytes(self.status, serde_json::to_vec(&body).unwrap_or_default());
-        out.header = self.header;
+        out.header = self.extra.and_then(|e| e.header);
         out
     }
 }
@@ -166,12 +183,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found("resource"),
             StoreError::Conflict(m) => ApiError::conflict("ALREADY_EXISTS", m),
             StoreError::Limit(m) => ApiError::new(StatusCode::FORBIDDEN, "PLAN_LIMIT", m),
-            StoreError::Io(e) => {
-                let mut err = ApiError::unavailable("The store is unavailable; try again shortly.");
-                err.internal = Some(e.to_string());
-                err
-            }
-            other => ApiError::internal(other),
+            StoreError::Io(e) => ApiError::unavailable("The store is unavailable; try again shortly.").with_internal(e),
+            other => ApiError::bug(other),
         }
     }
 }

@@ -167,7 +167,10 @@ pub async fn create(call: &mut Call<'_>) -> Result<Out, ApiError> {
     let strict = call.query.flag("strict")?;
     let body: NewInbox = call.json().await?.unwrap_or_default();
     let ctx = call.ctx;
-    let tenant = ctx.store.tenant(tenant_id)?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = ctx
+        .store
+        .tenant(tenant_id)?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
     let (username, generated) = match &body.username {
         Some(u) => (validate::username(u)?, false),
         None => (validate::username_from(&tenant.name), true),
@@ -202,11 +205,7 @@ pub async fn create(call: &mut Call<'_>) -> Result<Out, ApiError> {
     }
 
     let password = chosen.unwrap_or_else(password::generate_password);
-    let password_hash = ctx
-        .auth
-        .hash_password(password.clone())
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = ctx.auth.hash_password(password.clone()).await.map_err(ApiError::bug)?;
     let (api_key, key) = keys::generate(KeyKind::Inbox, None);
     let req = CreateInbox {
         tenant_id,
@@ -274,7 +273,9 @@ fn workspace(ctx: &Context, scope: Scope, tenant: &Tenant, asked: Option<&str>) 
         .transpose()?;
     if let Some(own) = scope.workspace() {
         if asked.is_some_and(|a| a != own) {
-            return Err(ApiError::forbidden("A workspace key creates inboxes only in its own workspace."));
+            return Err(ApiError::forbidden(
+                "A workspace key creates inboxes only in its own workspace.",
+            ));
         }
         return Ok(own);
     }
@@ -300,7 +301,10 @@ pub fn list(call: &Call<'_>) -> Result<Out, ApiError> {
         Scope::Workspace { tenant, workspace } => store.inboxes_page(tenant, Some(workspace), req.offset, req.limit)?,
     };
     let page = page.ok_or_else(|| ApiError::not_found("workspace"))?;
-    reply(StatusCode::OK, &List::of(req, &page, |i| view(call.ctx, i, Shown::default())))
+    reply(
+        StatusCode::OK,
+        &List::of(req, &page, |i| view(call.ctx, i, Shown::default())),
+    )
 }
 
 /// GET /v1/inboxes/{id}
@@ -349,7 +353,7 @@ pub async fn rotate_password(call: &mut Call<'_>, id: &str) -> Result<Out, ApiEr
     let chosen = body.password.as_deref().map(validate::password).transpose()?;
     let password = chosen.unwrap_or_else(password::generate_password);
     let ctx = call.ctx;
-    let hash = ctx.auth.hash_password(password.clone()).await.map_err(ApiError::internal)?;
+    let hash = ctx.auth.hash_password(password.clone()).await.map_err(ApiError::bug)?;
     let inbox = ctx.store.set_password_hash(inbox.id, &hash)?;
     ctx.auth.forget_logins(inbox.id);
     ctx.store.durable().await?;

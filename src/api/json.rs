@@ -3,9 +3,9 @@
 use super::errors::ApiError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use hyper::StatusCode;
 use hyper::body::{Body, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use hyper::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -34,12 +34,16 @@ impl Out {
 /// Serializes `value` as the reply body.
 pub fn reply<T: Serialize>(status: StatusCode, value: &T) -> Result<Out, ApiError> {
     let mut body = Vec::with_capacity(512);
-    serde_json::to_writer(&mut body, value).map_err(ApiError::internal)?;
+    serde_json::to_writer(&mut body, value).map_err(ApiError::bug)?;
     Ok(Out::json_bytes(status, body))
 }
 
 /// Reads a JSON object body into `T`; `Ok(None)` when there is no body at all.
-pub async fn read<T: DeserializeOwned>(headers: &HeaderMap, body: Incoming, limit: usize) -> Result<Option<T>, ApiError> {
+pub async fn read<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
     if body.is_end_stream() {
         return Ok(None);
     }

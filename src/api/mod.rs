@@ -212,7 +212,7 @@ async fn handle(ctx: &Context, req: Request<Incoming>) -> Reply {
     let out = match dispatch(ctx, &parts, body, &mut rate).await {
         Ok(out) => out,
         Err(e) => {
-            if let Some(detail) = &e.internal {
+            if let Some(detail) = e.internal() {
                 tracing::error!(request_id = ?request_id, code = e.code, %detail, "api request failed");
             }
             e.into_out()
@@ -306,7 +306,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::bug)?
         .map_err(ApiError::from)
 }
 
@@ -345,7 +345,15 @@ mod tests {
         assert_eq!(route("/v1/inboxes"), Some(Resource::Inboxes));
         assert_eq!(route("/v1/inboxes/x/keys/y"), Some(Resource::InboxKey("x", "y")));
         assert_eq!(route("/v1/inboxes/"), Some(Resource::Inbox("")));
-        for path in ["", "/", "/v1", "/v1/inboxes/x/keys/y/z", "/v2/inboxes", "/v1//inboxes", "x"] {
+        for path in [
+            "",
+            "/",
+            "/v1",
+            "/v1/inboxes/x/keys/y/z",
+            "/v2/inboxes",
+            "/v1//inboxes",
+            "x",
+        ] {
             assert_eq!(route(path), None, "{path}");
         }
     }

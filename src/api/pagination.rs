@@ -26,7 +26,9 @@ impl Query {
                 return Err(ApiError::validation(format!("Unknown query parameter {name:?}.")));
             }
             if pairs.iter().any(|(n, _)| *n == name) {
-                return Err(ApiError::validation(format!("Query parameter {name:?} is given twice.")));
+                return Err(ApiError::validation(format!(
+                    "Query parameter {name:?} is given twice."
+                )));
             }
             pairs.push((name, value));
         }
@@ -159,7 +161,11 @@ mod tests {
         assert!(Query::parse(Some("limit=%zz"), &["limit"]).is_err());
         let bad = |raw: &str| Query::parse(Some(raw), &["limit", "offset"]).unwrap().page().is_err();
         assert!(bad("limit=0") && bad("limit=101") && bad("limit=-1") && bad("offset=-3") && bad("limit="));
-        let q = Query::parse(Some("workspaceId=%30%30000000-0000-0000-0000-000000000000"), &["workspaceId"]).unwrap();
+        let q = Query::parse(
+            Some("workspaceId=%30%30000000-0000-0000-0000-000000000000"),
+            &["workspaceId"],
+        )
+        .unwrap();
         assert_eq!(q.uuid("workspaceId").unwrap(), Some(Uuid::nil()));
         assert!(parse_uuid("00000000000000000000000000000000").is_none());
     }
@@ -167,9 +173,23 @@ mod tests {
     #[test]
     fn has_more_counts_what_was_returned() {
         let req = PageRequest { limit: 2, offset: 2 };
-        let list = List::of(req, &Page { items: vec![1, 2], total: 5 }, |x| *x);
+        let list = List::of(
+            req,
+            &Page {
+                items: vec![1, 2],
+                total: 5,
+            },
+            |x| *x,
+        );
         assert!(list.pagination.has_more);
-        let list = List::of(req, &Page { items: vec![1], total: 3 }, |x| *x);
+        let list = List::of(
+            req,
+            &Page {
+                items: vec![1],
+                total: 3,
+            },
+            |x| *x,
+        );
         assert!(!list.pagination.has_more);
     }
 }

@@ -15,7 +15,8 @@ const GENERATED_ROOM: usize = 3;
 pub fn username(value: &str) -> Result<String, ApiError> {
     let u = value.to_ascii_lowercase();
     let ok = (1..=MAX_USERNAME).contains(&u.len())
-        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         && !u.starts_with('.')
         && !u.ends_with('.')
         && !u.contains("..");
@@ -60,7 +61,8 @@ pub fn password(value: &str) -> Result<String, ApiError> {
 pub fn slug(value: &str) -> Result<String, ApiError> {
     let s = value.to_ascii_lowercase();
     let ok = (1..=MAX_SLUG).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-');
     if !ok {

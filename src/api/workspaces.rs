@@ -80,7 +80,10 @@ fn create_with_generated_slug(ctx: &Context, tenant: Uuid, name: &str) -> Result
             other => return Ok(other?),
         }
     }
-    Err(ApiError::conflict("ALREADY_EXISTS", "Give this workspace a slug of its own."))
+    Err(ApiError::conflict(
+        "ALREADY_EXISTS",
+        "Give this workspace a slug of its own.",
+    ))
 }
 
 /// GET /v1/workspaces
@@ -108,11 +111,17 @@ pub async fn delete(call: &Call<'_>, id: &str) -> Result<Out, ApiError> {
     let tenant = call.scope.require_tenant()?;
     let workspace = visible(call.ctx, call.scope, id)?;
     if workspace.is_default {
-        return Err(ApiError::conflict("CONFLICT", "The default workspace cannot be deleted."));
+        return Err(ApiError::conflict(
+            "CONFLICT",
+            "The default workspace cannot be deleted.",
+        ));
     }
     let store = call.ctx.store.clone();
     let deleted = blocking(move || store.delete_workspace(tenant, workspace.id)).await?;
     let inboxes = deleted.ok_or_else(|| ApiError::not_found("workspace"))?;
     inboxes_gone(call.ctx, &inboxes).await?;
-    reply(StatusCode::OK, &serde_json::json!({"deleted": true, "id": workspace.id}))
+    reply(
+        StatusCode::OK,
+        &serde_json::json!({"deleted": true, "id": workspace.id}),
+    )
 }

@@ -119,7 +119,8 @@ impl Auth {
 
     /// Hashes a password off the async threads.
     pub async fn hash_password(&self, password: String) -> Result<String, String> {
-        self.argon2(move |hasher, memory| hasher.hash(&password, memory)).await?
+        self.argon2(move |hasher, memory| hasher.hash(&password, memory))
+            .await?
     }
 
     /// Drops cached logins of an inbox (password rotated, inbox deleted).

@@ -105,13 +105,21 @@ mod tests {
     #[test]
     fn agrees_with_the_argon2_crate_both_ways() {
         let ours = PasswordHasherConfig::new(256, 2, 2).unwrap();
-        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(256, 2, 2, None).unwrap());
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 2, 2, None).unwrap(),
+        );
         let mut memory = Memory::default();
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let phc = theirs.hash_password(b"pw-123456789", &salt).unwrap().to_string();
         assert!(ours.verify(&phc, "pw-123456789", &mut memory));
         // A stored hash of other parameters, then ours again: the memory adapts.
-        let small = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(32, 1, 1, None).unwrap());
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32, 1, 1, None).unwrap(),
+        );
         let other = small.hash_password(b"pw-123456789", &salt).unwrap().to_string();
         assert!(ours.verify(&other, "pw-123456789", &mut memory));
         let mine = ours.hash("pw-123456789", &mut memory).unwrap();

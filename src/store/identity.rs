@@ -57,7 +57,9 @@ impl Store {
 
     /// A page of all tenants in creation order.
     pub fn tenants_page(&self, offset: u64, limit: usize) -> Result<Page<Tenant>> {
-        scan_page(&self.trees().tenants, &[], offset, limit, None, |_, v| decode(v).map(Some))
+        scan_page(&self.trees().tenants, &[], offset, limit, None, |_, v| {
+            decode(v).map(Some)
+        })
     }
 
     /// Deletes a tenant with all its workspaces, inboxes, mail and keys; returns the
@@ -126,7 +128,9 @@ impl Store {
 
     pub fn workspaces_page(&self, tenant_id: Uuid, offset: u64, limit: usize) -> Result<Page<Workspace>> {
         let tree = &self.trees().workspaces;
-        scan_page(tree, tenant_id.as_bytes(), offset, limit, None, |_, v| decode(v).map(Some))
+        scan_page(tree, tenant_id.as_bytes(), offset, limit, None, |_, v| {
+            decode(v).map(Some)
+        })
     }
 
     pub fn default_workspace(&self, tenant_id: Uuid) -> Result<Option<Workspace>> {
@@ -165,7 +169,12 @@ impl Store {
 
     fn delete_workspace_inboxes(&self, workspace_id: Uuid) -> Result<Vec<Uuid>> {
         let mut inboxes = Vec::new();
-        for k in self.trees().workspace_inboxes.scan_prefix(workspace_id.as_bytes()).keys() {
+        for k in self
+            .trees()
+            .workspace_inboxes
+            .scan_prefix(workspace_id.as_bytes())
+            .keys()
+        {
             let inbox = uuid_from(&k?[16..])?;
             if self.delete_inbox(inbox)? {
                 inboxes.push(inbox);
