@@ -291,16 +291,18 @@ pub fn list(call: &Call<'_>) -> Result<Out, ApiError> {
     let req = call.query.page()?;
     let filter = call.query.uuid("workspaceId")?;
     let store = &call.ctx.store;
-    if filter.is_some_and(|w| !call.scope.sees_workspace(w)) {
-        return Err(ApiError::not_found("workspace"));
-    }
+    let no_workspace = || ApiError::not_found("workspace");
     let page = match call.scope {
         Scope::Operator => return Err(ApiError::forbidden("Inboxes belong to tenants; use a tenant's key.")),
-        Scope::Inbox { inbox, .. } => store.inbox(inbox)?.map(|inbox| single(req, inbox)),
-        Scope::Tenant { tenant } => store.inboxes_page(tenant, filter, req.offset, req.limit)?,
-        Scope::Workspace { tenant, workspace } => store.inboxes_page(tenant, Some(workspace), req.offset, req.limit)?,
+        _ if filter.is_some_and(|w| !call.scope.sees_workspace(w)) => return Err(no_workspace()),
+        Scope::Inbox { inbox, .. } => single(req, store.inbox(inbox)?.ok_or_else(|| ApiError::not_found("inbox"))?),
+        Scope::Tenant { tenant } => store
+            .inboxes_page(tenant, filter, req.offset, req.limit)?
+            .ok_or_else(no_workspace)?,
+        Scope::Workspace { tenant, workspace } => store
+            .inboxes_page(tenant, Some(workspace), req.offset, req.limit)?
+            .ok_or_else(no_workspace)?,
     };
-    let page = page.ok_or_else(|| ApiError::not_found("workspace"))?;
     reply(
         StatusCode::OK,
         &List::of(req, &page, |i| view(call.ctx, i, Shown::default())),
