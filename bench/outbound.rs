@@ -75,6 +75,8 @@ per_domain_concurrency = 4
         password_hash: "unused".into(),
         key: keys::generate(KeyKind::Inbox, None).1,
         fallback: false,
+        generated: false,
+        confined: false,
     };
     let InboxCreated::Created { inbox, .. } = ctx.store.create_inbox(&request).unwrap() else {
         panic!("inbox")

@@ -127,6 +127,8 @@ fn make_inbox(store: &Store, username: &str) -> Inbox {
         password_hash: "unused".into(),
         key: keys::generate(KeyKind::Inbox, None).1,
         fallback: false,
+        generated: false,
+        confined: false,
     };
     match store.create_inbox(&request).unwrap() {
         InboxCreated::Created { inbox, .. } => inbox,

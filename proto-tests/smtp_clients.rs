@@ -350,15 +350,15 @@ print("sent")
 
 #[test]
 fn smtputf8_addresses_are_delivered() {
+    // Usernames are ASCII (API.md), so the UTF-8 address is the sender's.
     let t = Smtp::start();
-    let jorg = common::provision(&t.server, "jörg");
-    assert_eq!(jorg.email, "jörg@example.test");
+    let jorg = common::provision(&t.server, "jorg");
     py(UTF8_SEND, &[&t.port("smtp-mx"), &jorg.email]);
     let stored = only(smtp_support::fetch_all(&t.server, &jorg, "INBOX"));
     let expected =
-        "From: Δοκιμή <δοκιμή@example.org>\r\nTo: <jörg@example.test>\r\nSubject: ünïcødé\r\n\r\nκείμενο\r\n";
+        "From: Δοκιμή <δοκιμή@example.org>\r\nTo: <jorg@example.test>\r\nSubject: ünïcødé\r\n\r\nκείμενο\r\n";
     assert_eq!(stored.without_received(), expected.as_bytes());
-    assert!(stored.received().contains("for <jörg@example.test>"));
+    assert!(stored.received().contains("for <jorg@example.test>"));
 }
 
 #[test]

@@ -85,6 +85,8 @@ pub struct ApiConfig {
     pub rate_limit_burst: u32,
     /// When true, GET /metrics needs an `sa_` key.
     pub metrics_require_auth: bool,
+    /// Open connections per client address; over it the connection gets one 503.
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +180,7 @@ impl Default for ApiConfig {
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
             metrics_require_auth: false,
+            max_connections_per_ip: 256,
         }
     }
 }

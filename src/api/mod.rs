@@ -1,137 +1,368 @@
-//! The HTTP control API (hyper). This first cut serves only what the protocol
-//! tests need to provision inboxes; the full API.md surface replaces it.
+//! The HTTP control API (API.md part 1) on hyper: HTTP/1.1 and HTTP/2.
+//!
+//! Each request: route (404), method (405), then the key (401), its rate (429),
+//! the query (400) and the handler. Every response carries `X-Request-Id`; those of
+//! rate-limited endpoints carry `X-RateLimit-*`. Handlers live one file per resource.
 
-use crate::auth::{Principal, keys, password};
-use crate::server::Context;
-use crate::store::{CreateInbox, InboxCreated, KeyKind};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{Value, json};
-use std::sync::Arc;
-
+mod auth;
+mod errors;
+mod inboxes;
+mod json;
+mod keys;
+mod metrics;
+mod pagination;
 mod queue;
+mod tenants;
+mod validate;
+mod workspaces;
+
+use crate::auth::ratelimit::RateDecision;
+use crate::server::{Context, tune_accepted};
+use auth::Scope;
+use bytes::Bytes;
+use errors::ApiError;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use json::Out;
+use pagination::Query;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 
 type Reply = Response<Full<Bytes>>;
 
-/// Serves the API on `listener` until shutdown.
-pub async fn serve(ctx: Arc<Context>, listener: tokio::net::TcpListener) {
+/// A client that sends no complete request head within this is disconnected.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Serves the API on `listener` until shutdown; open connections then finish the
+/// request in flight and close.
+pub async fn serve(ctx: Arc<Context>, listener: TcpListener) {
+    let builder = Arc::new(connection_builder());
     let mut shutdown = ctx.shutdown.clone();
     loop {
-        let (stream, _) = tokio::select! {
-            _ = shutdown.changed() => break,
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
-                Err(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "api accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
         };
-        let ctx2 = ctx.clone();
-        ctx.tasks.spawn(async move {
+        tune_accepted(&tcp);
+        let (ctx, builder) = (ctx.clone(), builder.clone());
+        ctx.tasks.clone().spawn(async move {
+            let max = ctx.config.api.max_connections_per_ip;
+            let Some(_slot) = ctx.connections.acquire("api", peer.ip(), max) else {
+                refuse_connection(tcp).await;
+                return;
+            };
+            let service_ctx = ctx.clone();
             let service = hyper::service::service_fn(move |req| {
-                let ctx = ctx2.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(ctx, req).await) }
+                let ctx = service_ctx.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&ctx, req).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let conn = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(conn);
+            let mut shutdown = ctx.shutdown.clone();
+            let stopping = async move {
+                let _ = shutdown.wait_for(|stopping| *stopping).await;
+            };
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopping => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
         });
     }
 }
 
-async fn handle(ctx: Arc<Context>, req: Request<Incoming>) -> Reply {
-    let (parts, body) = req.into_parts();
-    let principal = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|k| ctx.auth.authenticate_key(k.trim()).ok().flatten());
-    let body = match Limited::new(body, ctx.config.api.max_body_bytes).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "body too large"),
-    };
-    let json: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).unwrap_or(Value::Null)
-    };
-    match (&parts.method, parts.uri.path()) {
-        (&Method::GET, "/healthz") => reply(StatusCode::OK, json!({"status": "ok"})),
-        (&Method::POST, "/v1/tenants") => match principal {
-            Some(Principal::Admin) => create_tenant(&ctx, &json),
-            _ => error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required."),
-        },
-        (&Method::POST, "/v1/inboxes") => match principal {
-            Some(Principal::Key(k)) if k.kind == KeyKind::Tenant => create_inbox(&ctx, &k, &json).await,
-            _ => error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required."),
-        },
-        (m, p) if p.starts_with("/v1/admin/") => queue::handle(&ctx, principal.as_ref(), m, p).await,
-        _ => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such path"),
-    }
+fn connection_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(64);
+    builder
 }
 
-fn create_tenant(ctx: &Context, body: &Value) -> Reply {
-    let name = body["name"].as_str().unwrap_or("tenant");
-    let (key, stored) = keys::generate(KeyKind::Tenant, None);
-    match ctx.store.create_tenant(name, None, &stored) {
-        Ok((t, _)) => reply(StatusCode::CREATED, json!({"id": t.id, "name": t.name, "apiKey": key})),
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
-    }
-}
-
-async fn create_inbox(ctx: &Context, key: &crate::store::ApiKey, body: &Value) -> Reply {
-    let Some(tenant_id) = key.tenant_id else {
-        return error(StatusCode::FORBIDDEN, "FORBIDDEN", "no tenant");
-    };
-    let Ok(Some(ws)) = ctx.store.default_workspace(tenant_id) else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
-    };
-    let username = body["username"].as_str().unwrap_or("agent").to_ascii_lowercase();
-    let password = body["password"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(password::generate_password);
-    let Ok(hash) = ctx.auth.hash_password(password.clone()).await else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
-    };
-    let (ak, stored) = keys::generate(KeyKind::Inbox, None);
-    let req = CreateInbox {
-        tenant_id,
-        workspace_id: ws.id,
-        username,
-        domain: body["domain"]
-            .as_str()
-            .unwrap_or(ctx.config.default_domain())
-            .to_string(),
-        display_name: None,
-        password_hash: hash,
-        key: stored,
-        fallback: true,
-    };
-    match ctx.store.create_inbox(&req) {
-        Ok(InboxCreated::Created { inbox, .. }) => reply(
-            StatusCode::CREATED,
-            json!({"id": inbox.id, "email": inbox.address(), "imapPassword": password, "apiKey": ak}),
-        ),
-        Ok(InboxCreated::Existed(inbox)) => reply(StatusCode::OK, json!({"id": inbox.id, "email": inbox.address()})),
-        _ => error(StatusCode::CONFLICT, "USERNAME_TAKEN", "taken"),
-    }
-}
-
-fn reply(status: StatusCode, body: Value) -> Reply {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        "content-type",
-        "application/json; charset=utf-8".parse().expect("static header"),
+/// Over the per-address connection limit: one 503, then close.
+async fn refuse_connection(mut tcp: tokio::net::TcpStream) {
+    let out = ApiError::unavailable("Too many connections from your address.").into_out();
+    let id: u128 = rand::random();
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {}\r\nX-Request-Id: {id:032x}\r\nRetry-After: 5\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n",
+        out.content_type,
+        out.body.len()
     );
+    let _ = tcp.write_all(head.as_bytes()).await;
+    let _ = tcp.write_all(&out.body).await;
+}
+
+/// The resources of API.md part 1; ids are still text here (a malformed one is a 404 later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resource<'a> {
+    Healthz,
+    Metrics,
+    Me,
+    Tenants,
+    Tenant(&'a str),
+    Workspaces,
+    Workspace(&'a str),
+    WorkspaceKeys(&'a str),
+    WorkspaceKey(&'a str, &'a str),
+    Inboxes,
+    Inbox(&'a str),
+    InboxPassword(&'a str),
+    InboxKeys(&'a str),
+    InboxKey(&'a str, &'a str),
+    /// Operator views of the outbound queue and DKIM records (not in API.md).
+    AdminQueue,
+    AdminDkim(&'a str),
+}
+
+fn route(path: &str) -> Option<Resource<'_>> {
+    use Resource::*;
+    let mut segments = [""; 5];
+    let mut n = 0;
+    for segment in path.strip_prefix('/')?.split('/') {
+        *segments.get_mut(n)? = segment;
+        n += 1;
+    }
+    Some(match &segments[..n] {
+        ["healthz"] => Healthz,
+        ["metrics"] => Metrics,
+        ["v1", "me"] => Me,
+        ["v1", "tenants"] => Tenants,
+        ["v1", "tenants", id] => Tenant(id),
+        ["v1", "workspaces"] => Workspaces,
+        ["v1", "workspaces", id] => Workspace(id),
+        ["v1", "workspaces", id, "keys"] => WorkspaceKeys(id),
+        ["v1", "workspaces", id, "keys", key] => WorkspaceKey(id, key),
+        ["v1", "inboxes"] => Inboxes,
+        ["v1", "inboxes", id] => Inbox(id),
+        ["v1", "inboxes", id, "password"] => InboxPassword(id),
+        ["v1", "inboxes", id, "keys"] => InboxKeys(id),
+        ["v1", "inboxes", id, "keys", key] => InboxKey(id, key),
+        ["v1", "admin", "queue"] => AdminQueue,
+        ["v1", "admin", "dkim", domain] => AdminDkim(domain),
+        _ => return None,
+    })
+}
+
+impl Resource<'_> {
+    /// The methods the resource has, as the `Allow` header lists them.
+    fn allow(self) -> &'static str {
+        use Resource::*;
+        match self {
+            Healthz | Metrics | Me | AdminQueue | AdminDkim(_) => "GET",
+            Tenants | Workspaces | WorkspaceKeys(_) | Inboxes | InboxKeys(_) => "GET, POST",
+            Tenant(_) | WorkspaceKey(..) | InboxKey(..) => "DELETE",
+            Workspace(_) => "GET, DELETE",
+            Inbox(_) => "GET, PATCH, DELETE",
+            InboxPassword(_) => "POST",
+        }
+    }
+
+    /// The query parameters the endpoint knows; any other is a 400.
+    fn params(self, method: &Method) -> &'static [&'static str] {
+        match (self, method) {
+            (Resource::Inboxes, &Method::GET) => &["limit", "offset", "workspaceId"],
+            (Resource::Inboxes, &Method::POST) => &["strict"],
+            (_, &Method::GET) => &["limit", "offset"],
+            _ => &[],
+        }
+    }
+}
+
+/// One authenticated request on its way to a handler.
+pub struct Call<'a> {
+    pub ctx: &'a Context,
+    pub scope: Scope,
+    pub query: Query,
+    headers: &'a HeaderMap,
+    body: Option<Incoming>,
+}
+
+impl Call<'_> {
+    /// The JSON object body, None when there is none (API.md: 413, 415, 400).
+    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<Option<T>, ApiError> {
+        match self.body.take() {
+            Some(body) => json::read(self.headers, body, self.ctx.config.api.max_body_bytes).await,
+            None => Ok(None),
+        }
+    }
+}
+
+async fn handle(ctx: &Context, req: Request<Incoming>) -> Reply {
+    let request_id = request_id(req.headers());
+    let (parts, body) = req.into_parts();
+    let mut rate = None;
+    let out = match dispatch(ctx, &parts, body, &mut rate).await {
+        Ok(out) => out,
+        Err(e) => {
+            if let Some(detail) = e.internal() {
+                tracing::error!(request_id = ?request_id, code = e.code, %detail, "api request failed");
+            }
+            e.into_out()
+        }
+    };
+    ctx.metrics
+        .inc("mailroom_api_requests_total", &[("status", out.status.as_str())]);
+    let mut resp = Response::new(Full::new(out.body));
+    *resp.status_mut() = out.status;
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(out.content_type));
+    headers.insert(X_REQUEST_ID, request_id);
+    if let Some((name, value)) = out.header {
+        headers.insert(name, value);
+    }
+    if let Some(d) = rate.filter(|_| ctx.config.api.rate_limit_per_second > 0) {
+        headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(d.limit));
+        headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(d.remaining));
+        headers.insert(X_RATELIMIT_RESET, HeaderValue::from(d.reset_secs));
+    }
     resp
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Reply {
-    reply(
-        status,
-        json!({"error": status.canonical_reason().unwrap_or(""), "code": code, "message": message, "statusCode": status.as_u16()}),
-    )
+async fn dispatch(
+    ctx: &Context,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+    rate: &mut Option<RateDecision>,
+) -> Result<Out, ApiError> {
+    use Resource::*;
+    let resource = route(parts.uri.path()).ok_or_else(|| ApiError::not_found("path"))?;
+    let method = &parts.method;
+    if !resource.allow().split(", ").any(|m| m == method.as_str()) {
+        return Err(ApiError::method_not_allowed(resource.allow()));
+    }
+    if ctx.is_shutting_down() {
+        return Err(ApiError::unavailable("The server is shutting down."));
+    }
+    match resource {
+        Healthz => return metrics::healthz(ctx),
+        Metrics if !ctx.config.api.metrics_require_auth => return metrics::render(ctx),
+        _ => {}
+    }
+    let principal = auth::authenticate(ctx, &parts.headers)?;
+    let decision = ctx.auth.check_rate(&principal);
+    *rate = Some(decision);
+    if !decision.allowed {
+        return Err(ApiError::rate_limited(decision.reset_secs));
+    }
+    let scope = Scope::of(&principal).ok_or_else(ApiError::unauthorized)?;
+    let query = Query::parse(parts.uri.query(), resource.params(method))?;
+    let mut call = Call {
+        ctx,
+        scope,
+        query,
+        headers: &parts.headers,
+        body: Some(body),
+    };
+    match (resource, method) {
+        (Metrics, _) => {
+            scope.require_operator()?;
+            metrics::render(ctx)
+        }
+        (Me, _) => auth::me(scope),
+        (Tenants, &Method::POST) => tenants::create(&mut call).await,
+        (Tenants, _) => tenants::list(&call),
+        (Tenant(id), _) => tenants::delete(&call, id).await,
+        (Workspaces, &Method::POST) => workspaces::create(&mut call).await,
+        (Workspaces, _) => workspaces::list(&call),
+        (Workspace(id), &Method::DELETE) => workspaces::delete(&call, id).await,
+        (Workspace(id), _) => workspaces::get(&call, id),
+        (WorkspaceKeys(id), &Method::POST) => keys::create_workspace_key(&mut call, id).await,
+        (WorkspaceKeys(id), _) => keys::list_workspace_keys(&call, id),
+        (WorkspaceKey(id, key), _) => keys::revoke_workspace_key(&call, id, key).await,
+        (Inboxes, &Method::POST) => inboxes::create(&mut call).await,
+        (Inboxes, _) => inboxes::list(&call),
+        (Inbox(id), &Method::PATCH) => inboxes::update(&mut call, id).await,
+        (Inbox(id), &Method::DELETE) => inboxes::delete(&call, id).await,
+        (Inbox(id), _) => inboxes::get(&call, id),
+        (InboxPassword(id), _) => inboxes::rotate_password(&mut call, id).await,
+        (InboxKeys(id), &Method::POST) => keys::create_inbox_key(&mut call, id).await,
+        (InboxKeys(id), _) => keys::list_inbox_keys(&call, id),
+        (InboxKey(id, key), _) => keys::revoke_inbox_key(&call, id, key).await,
+        (AdminQueue, _) => queue::report(&call),
+        (AdminDkim(domain), _) => queue::dkim(&call, domain).await,
+        (Healthz, _) => metrics::healthz(ctx),
+    }
+}
+
+/// Runs a store operation that may take long (a cascade over much mail) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> crate::store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::bug)?
+        .map_err(ApiError::from)
+}
+
+/// After inboxes were deleted: the deletion is on disk, then their IMAP sessions
+/// close and their cached logins are forgotten.
+async fn inboxes_gone(ctx: &Context, inboxes: &[uuid::Uuid]) -> Result<(), ApiError> {
+    ctx.store.durable().await?;
+    for &id in inboxes {
+        ctx.events.deleted(id);
+        ctx.auth.forget_logins(id);
+    }
+    Ok(())
+}
+
+/// The caller's `X-Request-Id` when it is short and plain, else a new random one.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(given) = headers.get(X_REQUEST_ID)
+        && (1..=64).contains(&given.len())
+        && given
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+    {
+        return given.clone();
+    }
+    let id: u128 = rand::random();
+    HeaderValue::from_str(&format!("{id:032x}")).unwrap_or(HeaderValue::from_static("0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_segments() {
+        assert_eq!(route("/v1/inboxes"), Some(Resource::Inboxes));
+        assert_eq!(route("/v1/inboxes/x/keys/y"), Some(Resource::InboxKey("x", "y")));
+        assert_eq!(route("/v1/inboxes/"), Some(Resource::Inbox("")));
+        for path in [
+            "",
+            "/",
+            "/v1",
+            "/v1/inboxes/x/keys/y/z",
+            "/v2/inboxes",
+            "/v1//inboxes",
+            "x",
+        ] {
+            assert_eq!(route(path), None, "{path}");
+        }
+    }
 }

@@ -3,38 +3,23 @@
 //! (the DNS record to publish). `mailroom queue list` and `mailroom dkim-record`
 //! call these while the server runs, because sled lets only one process open the store.
 
-use super::{Reply, error, reply};
-use crate::auth::Principal;
+use super::Call;
+use super::errors::ApiError;
+use super::json::{Out, reply};
 use crate::delivery::outbound::admin;
-use crate::server::Context;
-use crate::store::KeyKind;
-use hyper::{Method, StatusCode};
+use hyper::StatusCode;
 
-/// Answers `/v1/admin/...` requests.
-pub async fn handle(ctx: &Context, principal: Option<&Principal>, method: &Method, path: &str) -> Reply {
-    let operator = match principal {
-        Some(Principal::Admin) => true,
-        Some(Principal::Key(k)) => k.kind == KeyKind::Service,
-        None => false,
-    };
-    if !operator {
-        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required.");
+pub fn report(call: &Call<'_>) -> Result<Out, ApiError> {
+    call.scope.require_operator()?;
+    let report = admin::queue_report(&call.ctx.store).map_err(ApiError::bug)?;
+    reply(StatusCode::OK, &report)
+}
+
+pub async fn dkim(call: &Call<'_>, domain: &str) -> Result<Out, ApiError> {
+    call.scope.require_operator()?;
+    match admin::dkim_report(&call.ctx.store, &call.ctx.config, domain).await {
+        Ok(Some(record)) => reply(StatusCode::OK, &record),
+        Ok(None) => Err(ApiError::not_found("domain")),
+        Err(e) => Err(ApiError::bug(e)),
     }
-    if method != Method::GET {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "GET only");
-    }
-    if path == "/v1/admin/queue" {
-        return match admin::queue_report(&ctx.store) {
-            Ok(report) => reply(StatusCode::OK, report),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
-        };
-    }
-    if let Some(domain) = path.strip_prefix("/v1/admin/dkim/") {
-        return match admin::dkim_report(&ctx.store, &ctx.config, domain).await {
-            Ok(Some(record)) => reply(StatusCode::OK, record),
-            Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "not a domain of this server"),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"),
-        };
-    }
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such path")
 }

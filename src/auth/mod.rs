@@ -59,6 +59,11 @@ pub struct Auth {
     /// Verified against for unknown users, so they cost the same time as known
     /// ones; made on first use to keep start-up fast.
     decoy_hash: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// One argon2 run per core at a time: each takes `argon2_memory_kib`, so a
+    /// burst of creates or logins queues here instead of allocating without bound.
+    argon2_slots: tokio::sync::Semaphore,
+    /// The working memory of those runs, kept for the next (at most one per slot).
+    argon2_memory: parking_lot::Mutex<Vec<password::Memory>>,
 }
 
 impl Auth {
@@ -74,6 +79,8 @@ impl Auth {
             admin_token_hash: keys::hash_key(admin_token),
             default_domain: config.default_domain().to_string(),
             decoy_hash: Default::default(),
+            argon2_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            argon2_memory: Default::default(),
         })
     }
 
@@ -95,12 +102,25 @@ impl Auth {
         self.rate.check(principal.rate_key())
     }
 
+    /// Runs `work` with argon2 off the async threads, in a slot and reused memory.
+    async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&PasswordHasherConfig, &mut password::Memory) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _slot = self.argon2_slots.acquire().await.map_err(|e| e.to_string())?;
+        let mut memory = self.argon2_memory.lock().pop().unwrap_or_default();
+        let hasher = self.hasher.clone();
+        let (result, memory) = tokio::task::spawn_blocking(move || (work(&hasher, &mut memory), memory))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.argon2_memory.lock().push(memory);
+        Ok(result)
+    }
+
     /// Hashes a password off the async threads.
     pub async fn hash_password(&self, password: String) -> Result<String, String> {
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|e| e.to_string())?
+        self.argon2(move |hasher, memory| hasher.hash(&password, memory))
+            .await?
     }
 
     /// Drops cached logins of an inbox (password rotated, inbox deleted).
@@ -131,19 +151,19 @@ impl Auth {
             return Ok(inbox.clone());
         }
         let stored = inbox.as_ref().map(|i| i.password_hash.clone());
-        let hasher = self.hasher.clone();
         let candidate = password.to_string();
         let decoy = self.decoy_hash.clone();
-        let verified = tokio::task::spawn_blocking(move || {
-            let stored = stored.unwrap_or_else(|| {
-                decoy
-                    .get_or_init(|| hasher.hash(&password::generate_password()).unwrap_or_default())
-                    .clone()
-            });
-            hasher.verify(&stored, &candidate)
-        })
-        .await
-        .map_err(|_| LoginError::Unavailable)?;
+        let verified = self
+            .argon2(move |hasher, memory| {
+                let stored = stored.unwrap_or_else(|| {
+                    decoy
+                        .get_or_init(|| hasher.hash(&password::generate_password(), memory).unwrap_or_default())
+                        .clone()
+                });
+                hasher.verify(&stored, &candidate, memory)
+            })
+            .await
+            .map_err(|_| LoginError::Unavailable)?;
         match inbox {
             Some(inbox) if verified => {
                 self.cache.remember(inbox.id, &inbox.password_hash, password);

@@ -1,8 +1,9 @@
 //! Tenants, workspaces and API keys.
 
-use super::codec::{decode, encode, key};
+use super::codec::{decode, encode, key, uuid_from};
 use super::model::*;
-use super::{Result, Store, StoreError, now_millis};
+use super::page::{Page, scan_page};
+use super::{Result, Store, StoreError, new_id};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError as Abort;
 use uuid::Uuid;
@@ -15,36 +16,38 @@ pub struct NewKey {
     pub name: Option<String>,
 }
 
+/// The slug of every tenant's first workspace.
+pub const DEFAULT_SLUG: &str = "default";
+
 impl Store {
     /// Creates a tenant with its default workspace and its first `tk_` key.
     pub fn create_tenant(&self, name: &str, max_inboxes: Option<u32>, new_key: &NewKey) -> Result<(Tenant, ApiKey)> {
-        let now = now_millis();
+        let (id, now) = new_id();
         let tenant = Tenant {
-            id: Uuid::now_v7(),
+            id,
             name: name.to_string(),
             max_inboxes,
             inbox_count: 0,
             created_at: now,
         };
-        let workspace = Workspace {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.id,
-            name: "Default".into(),
-            slug: "default".into(),
-            is_default: true,
-            created_at: now,
-        };
-        let api_key = new_api_key(KeyKind::Tenant, Some(tenant.id), None, None, new_key, now);
+        let workspace = new_workspace(id, "Default", DEFAULT_SLUG, true);
+        let api_key = new_api_key(KeyKind::Tenant, Some(tenant.id), None, None, new_key);
         let t = self.trees();
-        (&t.tenants, &t.workspaces, &t.api_keys, &t.key_index).transaction(|(tenants, workspaces, keys, index)| {
-            tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
-            workspaces.insert(
-                key(&[tenant.id.as_bytes(), workspace.id.as_bytes()]),
-                encode(&workspace),
-            )?;
-            insert_key(keys, index, &api_key, &new_key.hash)?;
-            Ok::<_, Abort<StoreError>>(())
-        })?;
+        (&t.tenants, &t.workspaces, &t.workspace_slugs, &t.api_keys, &t.key_index).transaction(
+            |(tenants, workspaces, slugs, keys, index)| {
+                tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
+                workspaces.insert(
+                    key(&[tenant.id.as_bytes(), workspace.id.as_bytes()]),
+                    encode(&workspace),
+                )?;
+                slugs.insert(
+                    key(&[tenant.id.as_bytes(), DEFAULT_SLUG.as_bytes()]),
+                    workspace.id.as_bytes(),
+                )?;
+                insert_key(keys, index, &api_key, &new_key.hash)?;
+                Ok::<_, Abort<StoreError>>(())
+            },
+        )?;
         Ok((tenant, api_key))
     }
 
@@ -52,39 +55,64 @@ impl Store {
         self.trees().tenants.get(id.as_bytes())?.map(|v| decode(&v)).transpose()
     }
 
-    /// All tenants in creation order.
-    pub fn tenants(&self) -> Result<Vec<Tenant>> {
-        self.trees().tenants.iter().values().map(|v| decode(&v?)).collect()
+    /// A page of all tenants in creation order.
+    pub fn tenants_page(&self, offset: u64, limit: usize) -> Result<Page<Tenant>> {
+        scan_page(&self.trees().tenants, &[], offset, limit, None, |_, v| {
+            decode(v).map(Some)
+        })
     }
 
-    /// Deletes a tenant with all its workspaces, inboxes, mail and keys.
-    pub fn delete_tenant(&self, id: Uuid) -> Result<bool> {
+    /// Deletes a tenant with all its workspaces, inboxes, mail and keys; returns the
+    /// ids of the inboxes deleted, None when there is no such tenant.
+    pub fn delete_tenant(&self, id: Uuid) -> Result<Option<Vec<Uuid>>> {
         if self.tenant(id)?.is_none() {
-            return Ok(false);
+            return Ok(None);
         }
-        for workspace in self.workspaces(id)? {
-            self.delete_workspace_cascade(&workspace)?;
-        }
-        self.revoke_all_keys(id)?;
+        // Contents first, so a crash part-way leaves a tenant whose delete can be
+        // retried; once the record is gone no create can start, and the second pass
+        // removes what was created meanwhile.
+        let mut inboxes = self.delete_tenant_contents(id)?;
         self.trees().tenants.remove(id.as_bytes())?;
-        Ok(true)
+        inboxes.extend(self.delete_tenant_contents(id)?);
+        self.revoke_all_keys(id)?;
+        Ok(Some(inboxes))
     }
 
-    /// Creates a workspace; its slug is unique within the tenant.
-    pub fn create_workspace(&self, tenant_id: Uuid, name: &str, slug: &str) -> Result<Workspace> {
-        if self.workspaces(tenant_id)?.iter().any(|w| w.slug == slug) {
-            return Err(StoreError::Conflict(format!("a workspace with slug {slug:?} exists")));
+    fn delete_tenant_contents(&self, tenant_id: Uuid) -> Result<Vec<Uuid>> {
+        let mut inboxes = Vec::new();
+        for workspace in self.workspaces(tenant_id)? {
+            inboxes.extend(self.delete_workspace_cascade(&workspace)?);
         }
-        let workspace = Workspace {
-            id: Uuid::now_v7(),
-            tenant_id,
-            name: name.to_string(),
-            slug: slug.to_string(),
-            is_default: false,
-            created_at: now_millis(),
-        };
-        let k = key(&[tenant_id.as_bytes(), workspace.id.as_bytes()]);
-        self.trees().workspaces.insert(k, encode(&workspace))?;
+        for k in self.trees().tenant_inboxes.scan_prefix(tenant_id.as_bytes()).keys() {
+            let inbox = uuid_from(&k?[16..])?;
+            if self.delete_inbox(inbox)? {
+                inboxes.push(inbox);
+            }
+        }
+        Ok(inboxes)
+    }
+
+    /// Creates a workspace; its slug is unique within the tenant (else `Conflict`).
+    pub fn create_workspace(&self, tenant_id: Uuid, name: &str, slug: &str) -> Result<Workspace> {
+        let workspace = new_workspace(tenant_id, name, slug, false);
+        let slug_key = key(&[tenant_id.as_bytes(), slug.as_bytes()]);
+        let t = self.trees();
+        (&t.tenants, &t.workspaces, &t.workspace_slugs).transaction(|(tenants, workspaces, slugs)| {
+            if tenants.get(tenant_id.as_bytes())?.is_none() {
+                return Err(Abort::Abort(StoreError::NotFound));
+            }
+            if slugs.get(slug_key.as_slice())?.is_some() {
+                return Err(Abort::Abort(StoreError::Conflict(format!(
+                    "a workspace with slug {slug:?} exists"
+                ))));
+            }
+            slugs.insert(slug_key.as_slice(), workspace.id.as_bytes())?;
+            workspaces.insert(
+                key(&[tenant_id.as_bytes(), workspace.id.as_bytes()]),
+                encode(&workspace),
+            )?;
+            Ok(())
+        })?;
         Ok(workspace)
     }
 
@@ -95,40 +123,64 @@ impl Store {
 
     /// The tenant's workspaces in creation order.
     pub fn workspaces(&self, tenant_id: Uuid) -> Result<Vec<Workspace>> {
-        self.trees()
-            .workspaces
-            .scan_prefix(tenant_id.as_bytes())
-            .values()
-            .map(|v| decode(&v?))
-            .collect()
+        Ok(self.workspaces_page(tenant_id, 0, usize::MAX)?.items)
+    }
+
+    pub fn workspaces_page(&self, tenant_id: Uuid, offset: u64, limit: usize) -> Result<Page<Workspace>> {
+        let tree = &self.trees().workspaces;
+        scan_page(tree, tenant_id.as_bytes(), offset, limit, None, |_, v| {
+            decode(v).map(Some)
+        })
     }
 
     pub fn default_workspace(&self, tenant_id: Uuid) -> Result<Option<Workspace>> {
-        Ok(self.workspaces(tenant_id)?.into_iter().find(|w| w.is_default))
+        let slug_key = key(&[tenant_id.as_bytes(), DEFAULT_SLUG.as_bytes()]);
+        match self.trees().workspace_slugs.get(slug_key)? {
+            Some(id) => self.workspace(tenant_id, uuid_from(&id)?),
+            None => Ok(None),
+        }
     }
 
-    /// Deletes a non-default workspace with its inboxes and keys.
-    pub fn delete_workspace(&self, tenant_id: Uuid, id: Uuid) -> Result<bool> {
+    /// Deletes a non-default workspace with its inboxes and keys; returns the ids
+    /// of the inboxes deleted, None when the tenant has no such workspace.
+    pub fn delete_workspace(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Vec<Uuid>>> {
         let Some(workspace) = self.workspace(tenant_id, id)? else {
-            return Ok(false);
+            return Ok(None);
         };
         if workspace.is_default {
             return Err(StoreError::Conflict("the default workspace cannot be deleted".into()));
         }
-        self.delete_workspace_cascade(&workspace)?;
-        Ok(true)
+        self.delete_workspace_cascade(&workspace).map(Some)
     }
 
-    fn delete_workspace_cascade(&self, workspace: &Workspace) -> Result<()> {
-        for inbox in self.inboxes_of_tenant(workspace.tenant_id)? {
-            if inbox.workspace_id == workspace.id {
-                self.delete_inbox(inbox.id)?;
+    fn delete_workspace_cascade(&self, workspace: &Workspace) -> Result<Vec<Uuid>> {
+        // As for tenants: contents, the record (which stops new creates), contents again.
+        let mut inboxes = self.delete_workspace_inboxes(workspace.id)?;
+        let t = self.trees();
+        (&t.workspaces, &t.workspace_slugs).transaction(|(workspaces, slugs)| {
+            workspaces.remove(key(&[workspace.tenant_id.as_bytes(), workspace.id.as_bytes()]))?;
+            slugs.remove(key(&[workspace.tenant_id.as_bytes(), workspace.slug.as_bytes()]))?;
+            Ok::<_, Abort<StoreError>>(())
+        })?;
+        inboxes.extend(self.delete_workspace_inboxes(workspace.id)?);
+        self.revoke_all_keys(workspace.id)?;
+        Ok(inboxes)
+    }
+
+    fn delete_workspace_inboxes(&self, workspace_id: Uuid) -> Result<Vec<Uuid>> {
+        let mut inboxes = Vec::new();
+        for k in self
+            .trees()
+            .workspace_inboxes
+            .scan_prefix(workspace_id.as_bytes())
+            .keys()
+        {
+            let inbox = uuid_from(&k?[16..])?;
+            if self.delete_inbox(inbox)? {
+                inboxes.push(inbox);
             }
         }
-        self.revoke_all_keys(workspace.id)?;
-        let k = key(&[workspace.tenant_id.as_bytes(), workspace.id.as_bytes()]);
-        self.trees().workspaces.remove(k)?;
-        Ok(())
+        Ok(inboxes)
     }
 
     /// Stores a new API key of `kind` for the given owner ids.
@@ -140,7 +192,7 @@ impl Store {
         inbox_id: Option<Uuid>,
         new_key: &NewKey,
     ) -> Result<ApiKey> {
-        let api_key = new_api_key(kind, tenant_id, workspace_id, inbox_id, new_key, now_millis());
+        let api_key = new_api_key(kind, tenant_id, workspace_id, inbox_id, new_key);
         let t = self.trees();
         (&t.api_keys, &t.key_index).transaction(|(keys, index)| {
             insert_key(keys, index, &api_key, &new_key.hash)?;
@@ -154,16 +206,13 @@ impl Store {
         self.trees().api_keys.get(hash)?.map(|v| decode(&v)).transpose()
     }
 
-    /// Keys owned by a tenant (`tk_`), workspace (`wk_`) or inbox (`ak_`), oldest first.
-    pub fn api_keys_of(&self, owner: Uuid) -> Result<Vec<ApiKey>> {
+    /// A page of the keys owned by a tenant (`tk_`), workspace (`wk_`) or inbox
+    /// (`ak_`), oldest first.
+    pub fn api_keys_page(&self, owner: Uuid, offset: u64, limit: usize) -> Result<Page<ApiKey>> {
         let t = self.trees();
-        let mut keys = Vec::new();
-        for hash in t.key_index.scan_prefix(owner.as_bytes()).values() {
-            if let Some(v) = t.api_keys.get(hash?)? {
-                keys.push(decode(&v)?);
-            }
-        }
-        Ok(keys)
+        scan_page(&t.key_index, owner.as_bytes(), offset, limit, None, |_, hash| {
+            t.api_keys.get(hash)?.map(|v| decode(&v)).transpose()
+        })
     }
 
     /// Revokes one key of `owner`; false when it has no such key.
@@ -181,30 +230,43 @@ impl Store {
     }
 
     pub(super) fn revoke_all_keys(&self, owner: Uuid) -> Result<()> {
-        for api_key in self.api_keys_of(owner)? {
-            self.revoke_api_key(owner, api_key.id)?;
+        for k in self.trees().key_index.scan_prefix(owner.as_bytes()).keys() {
+            self.revoke_api_key(owner, uuid_from(&k?[16..])?)?;
         }
         Ok(())
     }
 }
 
-fn new_api_key(
+fn new_workspace(tenant_id: Uuid, name: &str, slug: &str, is_default: bool) -> Workspace {
+    let (id, created_at) = new_id();
+    Workspace {
+        id,
+        tenant_id,
+        name: name.to_string(),
+        slug: slug.to_string(),
+        is_default,
+        inbox_count: 0,
+        created_at,
+    }
+}
+
+pub(super) fn new_api_key(
     kind: KeyKind,
     tenant_id: Option<Uuid>,
     workspace_id: Option<Uuid>,
     inbox_id: Option<Uuid>,
     key: &NewKey,
-    now: i64,
 ) -> ApiKey {
+    let (id, created_at) = new_id();
     ApiKey {
-        id: Uuid::now_v7(),
+        id,
         kind,
         tenant_id,
         workspace_id,
         inbox_id,
         name: key.name.clone(),
         prefix: key.prefix.clone(),
-        created_at: now,
+        created_at,
     }
 }
 
@@ -217,4 +279,69 @@ pub(super) fn insert_key(
     keys.insert(&hash[..], encode(api_key))?;
     index.insert(key(&[api_key.owner().as_bytes(), api_key.id.as_bytes()]), &hash[..])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testutil::temp_store;
+
+    fn new_key(n: u8) -> NewKey {
+        NewKey {
+            hash: [n; 32],
+            prefix: format!("wk_{n}"),
+            name: None,
+        }
+    }
+
+    #[test]
+    fn workspace_slugs_are_unique_per_tenant_and_pages_are_ordered() {
+        let t = temp_store();
+        let s = &t.store;
+        let (a, _) = s.create_tenant("a", None, &new_key(1)).unwrap();
+        let (b, _) = s.create_tenant("b", None, &new_key(2)).unwrap();
+        let w1 = s.create_workspace(a.id, "One", "one").unwrap();
+        assert!(matches!(
+            s.create_workspace(a.id, "One again", "one"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.create_workspace(a.id, "Default two", DEFAULT_SLUG),
+            Err(StoreError::Conflict(_))
+        ));
+        s.create_workspace(b.id, "One", "one").unwrap();
+        let w2 = s.create_workspace(a.id, "Two", "two").unwrap();
+        let page = s.workspaces_page(a.id, 1, 1).unwrap();
+        assert_eq!((page.total, page.items[0].id), (3, w1.id));
+        assert_eq!(s.workspaces_page(a.id, 2, 10).unwrap().items[0].id, w2.id);
+        assert!(s.workspaces_page(a.id, 5, 10).unwrap().items.is_empty());
+        assert!(s.delete_workspace(a.id, w1.id).unwrap().is_some());
+        s.create_workspace(a.id, "One", "one").unwrap();
+        let tenants = s.tenants_page(0, 10).unwrap();
+        assert_eq!(tenants.items.iter().map(|t| t.id).collect::<Vec<_>>(), [a.id, b.id]);
+        assert!(s.delete_tenant(a.id).unwrap().is_some());
+        assert!(s.workspaces(a.id).unwrap().is_empty());
+        assert!(s.api_key_by_hash(&[1; 32]).unwrap().is_none());
+        assert!(s.delete_tenant(a.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn key_pages_and_revocation() {
+        let t = temp_store();
+        let s = &t.store;
+        let (a, tk) = s.create_tenant("a", None, &new_key(1)).unwrap();
+        let ws = s.default_workspace(a.id).unwrap().unwrap();
+        let k1 = s
+            .create_api_key(KeyKind::Workspace, Some(a.id), Some(ws.id), None, &new_key(2))
+            .unwrap();
+        s.create_api_key(KeyKind::Workspace, Some(a.id), Some(ws.id), None, &new_key(3))
+            .unwrap();
+        let page = s.api_keys_page(ws.id, 0, 1).unwrap();
+        assert_eq!((page.total, page.items[0].id), (2, k1.id));
+        assert!(s.revoke_api_key(ws.id, k1.id).unwrap());
+        assert!(!s.revoke_api_key(ws.id, k1.id).unwrap());
+        assert!(!s.revoke_api_key(ws.id, tk.id).unwrap(), "another owner's key");
+        assert!(s.api_key_by_hash(&[2; 32]).unwrap().is_none());
+        assert_eq!(s.api_keys_page(ws.id, 0, 10).unwrap().total, 1);
+    }
 }

@@ -1,9 +1,10 @@
 //! Inboxes: creation with their mailboxes, the address index, updates and deletion.
 
 use super::codec::{decode, encode, key, uuid_from};
-use super::identity::{NewKey, insert_key};
+use super::identity::{NewKey, insert_key, new_api_key};
 use super::model::*;
-use super::{Result, Store, StoreError, now_millis};
+use super::page::{Page, scan_page};
+use super::{Result, Store, StoreError, new_id, now_millis};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError as Abort;
 use uuid::Uuid;
@@ -20,6 +21,12 @@ pub struct CreateInbox {
     pub key: NewKey,
     /// Try `username1` .. `username99` when another tenant has `username`.
     pub fallback: bool,
+    /// The username was generated, not asked for: an inbox this tenant already has
+    /// there is passed over like another tenant's, so each such call makes a new inbox.
+    pub generated: bool,
+    /// The caller sees only `workspace_id` (a `wk_` key): the tenant's inbox in
+    /// another workspace is not returned as existing but passed over as taken.
+    pub confined: bool,
 }
 
 #[derive(Debug)]
@@ -32,6 +39,7 @@ pub enum InboxCreated {
     Existed(Inbox),
     /// Another tenant has the address (and every fallback, when allowed).
     Taken {
+        /// The last username tried.
         attempted: String,
     },
 }
@@ -68,9 +76,9 @@ impl Store {
     }
 
     fn try_create_inbox(&self, req: &CreateInbox, username: &str) -> Result<Attempt> {
-        let now = now_millis();
+        let (id, now) = new_id();
         let inbox = Inbox {
-            id: Uuid::now_v7(),
+            id,
             tenant_id: req.tenant_id,
             workspace_id: req.workspace_id,
             username: username.to_string(),
@@ -81,22 +89,22 @@ impl Store {
             created_at: now,
         };
         let address = inbox.address().to_ascii_lowercase();
-        let api_key = ApiKey {
-            id: Uuid::now_v7(),
-            kind: KeyKind::Inbox,
-            tenant_id: Some(req.tenant_id),
-            workspace_id: Some(req.workspace_id),
-            inbox_id: Some(inbox.id),
-            name: req.key.name.clone(),
-            prefix: req.key.prefix.clone(),
-            created_at: now,
-        };
+        let api_key = new_api_key(
+            KeyKind::Inbox,
+            Some(req.tenant_id),
+            Some(req.workspace_id),
+            Some(inbox.id),
+            &req.key,
+        );
+        let workspace_key = key(&[req.tenant_id.as_bytes(), req.workspace_id.as_bytes()]);
         let t = self.trees();
         let trees = (
             &t.addresses,
             &t.inboxes,
             &t.tenants,
+            &t.workspaces,
             &t.tenant_inboxes,
+            &t.workspace_inboxes,
             &t.inbox_state,
             &t.mailboxes,
             &t.mailbox_names,
@@ -104,7 +112,19 @@ impl Store {
             &t.key_index,
         );
         let attempt = trees.transaction(
-            |(addresses, inboxes, tenants, tenant_inboxes, states, mailboxes, names, keys, index)| {
+            |(
+                addresses,
+                inboxes,
+                tenants,
+                workspaces,
+                tenant_inboxes,
+                workspace_inboxes,
+                states,
+                mailboxes,
+                names,
+                keys,
+                index,
+            )| {
                 if let Some(owner) = addresses.get(address.as_bytes())? {
                     let existing: Inbox = match inboxes.get(&owner)? {
                         Some(v) => decode(&v).map_err(Abort::Abort)?,
@@ -114,13 +134,20 @@ impl Store {
                             ))));
                         }
                     };
-                    return Ok(if existing.tenant_id == req.tenant_id {
+                    let visible = existing.tenant_id == req.tenant_id
+                        && (!req.confined || existing.workspace_id == req.workspace_id);
+                    return Ok(if visible && !req.generated {
                         Attempt::Done(Box::new(InboxCreated::Existed(existing)))
                     } else {
                         Attempt::TakenByOther
                     });
                 }
                 let mut tenant: Tenant = match tenants.get(req.tenant_id.as_bytes())? {
+                    Some(v) => decode(&v).map_err(Abort::Abort)?,
+                    None => return Err(Abort::Abort(StoreError::NotFound)),
+                };
+                // The workspace may have been deleted since the caller looked.
+                let mut workspace: Workspace = match workspaces.get(workspace_key.as_slice())? {
                     Some(v) => decode(&v).map_err(Abort::Abort)?,
                     None => return Err(Abort::Abort(StoreError::NotFound)),
                 };
@@ -132,12 +159,15 @@ impl Store {
                 }
                 tenant.inbox_count += 1;
                 tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
+                workspace.inbox_count += 1;
+                workspaces.insert(workspace_key.as_slice(), encode(&workspace))?;
                 addresses.insert(address.as_bytes(), inbox.id.as_bytes())?;
                 inboxes.insert(inbox.id.as_bytes(), encode(&inbox))?;
                 tenant_inboxes.insert(
                     key(&[req.tenant_id.as_bytes(), inbox.id.as_bytes()]),
                     req.workspace_id.as_bytes(),
                 )?;
+                workspace_inboxes.insert(key(&[req.workspace_id.as_bytes(), inbox.id.as_bytes()]), &[])?;
                 let mut state = InboxState {
                     modseq: 0,
                     next_mailbox_id: 1,
@@ -172,16 +202,35 @@ impl Store {
         }
     }
 
-    /// The tenant's inboxes in creation order.
-    pub fn inboxes_of_tenant(&self, tenant_id: Uuid) -> Result<Vec<Inbox>> {
-        let mut inboxes = Vec::new();
-        for k in self.trees().tenant_inboxes.scan_prefix(tenant_id.as_bytes()).keys() {
-            let k = k?;
-            if let Some(inbox) = self.inbox(uuid_from(&k[16..])?)? {
-                inboxes.push(inbox);
+    /// A page of the tenant's inboxes, or of one of its workspaces, in creation
+    /// order; None when the tenant (or its workspace) does not exist. The totals
+    /// are counters kept with the inboxes, so a page costs only its own reads.
+    pub fn inboxes_page(
+        &self,
+        tenant_id: Uuid,
+        workspace_id: Option<Uuid>,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Option<Page<Inbox>>> {
+        let t = self.trees();
+        let read = |k: &[u8], _: &[u8]| self.inbox(uuid_from(&k[16..])?);
+        let page = match workspace_id {
+            None => {
+                let Some(tenant) = self.tenant(tenant_id)? else {
+                    return Ok(None);
+                };
+                let total = Some(u64::from(tenant.inbox_count));
+                scan_page(&t.tenant_inboxes, tenant_id.as_bytes(), offset, limit, total, read)?
             }
-        }
-        Ok(inboxes)
+            Some(ws) => {
+                let Some(workspace) = self.workspace(tenant_id, ws)? else {
+                    return Ok(None);
+                };
+                let total = Some(u64::from(workspace.inbox_count));
+                scan_page(&t.workspace_inboxes, ws.as_bytes(), offset, limit, total, read)?
+            }
+        };
+        Ok(Some(page))
     }
 
     /// Sets display name and/or paused; returns the updated inbox.
@@ -217,31 +266,50 @@ impl Store {
         Ok(updated)
     }
 
-    /// Deletes an inbox and all its mail. The inbox disappears atomically (address,
-    /// record, counters); its mailboxes and messages are removed right after.
+    /// Deletes an inbox and all its mail; false when there is no such inbox. The
+    /// inbox disappears atomically (address, record, indexes, counters); its keys,
+    /// mailboxes and messages are removed right after.
     pub fn delete_inbox(&self, id: Uuid) -> Result<bool> {
-        let Some(inbox) = self.inbox(id)? else {
-            return Ok(false);
-        };
-        let address = inbox.address().to_ascii_lowercase();
         let t = self.trees();
-        (&t.addresses, &t.inboxes, &t.tenants, &t.tenant_inboxes, &t.inbox_state).transaction(
-            |(addresses, inboxes, tenants, tenant_inboxes, states)| {
-                addresses.remove(address.as_bytes())?;
-                inboxes.remove(id.as_bytes())?;
+        let trees = (
+            &t.addresses,
+            &t.inboxes,
+            &t.tenants,
+            &t.workspaces,
+            &t.tenant_inboxes,
+            &t.workspace_inboxes,
+            &t.inbox_state,
+        );
+        let removed = trees.transaction(
+            |(addresses, inboxes, tenants, workspaces, tenant_inboxes, workspace_inboxes, states)| {
+                // Read inside the transaction: of two concurrent deletes one does it.
+                let Some(v) = inboxes.remove(id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let inbox: Inbox = decode(&v).map_err(Abort::Abort)?;
+                addresses.remove(inbox.address().to_ascii_lowercase().as_bytes())?;
                 states.remove(id.as_bytes())?;
                 tenant_inboxes.remove(key(&[inbox.tenant_id.as_bytes(), id.as_bytes()]))?;
+                workspace_inboxes.remove(key(&[inbox.workspace_id.as_bytes(), id.as_bytes()]))?;
                 if let Some(v) = tenants.get(inbox.tenant_id.as_bytes())? {
                     let mut tenant: Tenant = decode(&v).map_err(Abort::Abort)?;
                     tenant.inbox_count = tenant.inbox_count.saturating_sub(1);
                     tenants.insert(tenant.id.as_bytes(), encode(&tenant))?;
                 }
-                Ok::<_, Abort<StoreError>>(())
+                let workspace_key = key(&[inbox.tenant_id.as_bytes(), inbox.workspace_id.as_bytes()]);
+                if let Some(v) = workspaces.get(workspace_key.as_slice())? {
+                    let mut workspace: Workspace = decode(&v).map_err(Abort::Abort)?;
+                    workspace.inbox_count = workspace.inbox_count.saturating_sub(1);
+                    workspaces.insert(workspace_key.as_slice(), encode(&workspace))?;
+                }
+                Ok::<_, Abort<StoreError>>(true)
             },
         )?;
-        self.revoke_all_keys(id)?;
-        self.remove_inbox_mail(id)?;
-        Ok(true)
+        if removed {
+            self.revoke_all_keys(id)?;
+            self.remove_inbox_mail(id)?;
+        }
+        Ok(removed)
     }
 
     fn remove_inbox_mail(&self, id: Uuid) -> Result<()> {
@@ -308,6 +376,8 @@ mod tests {
             password_hash: "x".into(),
             key: key_for(n),
             fallback: true,
+            generated: false,
+            confined: false,
         }
     }
 
@@ -338,6 +408,74 @@ mod tests {
         assert!(s.delete_inbox(inbox.id).unwrap());
         assert!(s.inbox_by_address("scout@example.test").unwrap().is_none());
         assert_eq!(s.tenant(a.id).unwrap().unwrap().inbox_count, 0);
+    }
+
+    #[test]
+    fn pages_and_counts_follow_workspaces() {
+        let t = temp_store();
+        let s = &t.store;
+        let (a, _) = s.create_tenant("a", None, &key_for(100)).unwrap();
+        let wa = s.default_workspace(a.id).unwrap().unwrap().id;
+        let other = s.create_workspace(a.id, "Other", "other").unwrap().id;
+        for (i, name) in ["a1", "a2", "a3"].iter().enumerate() {
+            s.create_inbox(&request(&a, wa, name, i as u8)).unwrap();
+        }
+        let InboxCreated::Created { inbox: o, .. } = s.create_inbox(&request(&a, other, "o1", 9)).unwrap() else {
+            panic!("create in the other workspace")
+        };
+        let all = s.inboxes_page(a.id, None, 1, 2).unwrap().unwrap();
+        let names: Vec<_> = all.items.iter().map(|i| i.username.as_str()).collect();
+        assert_eq!((all.total, names), (4, vec!["a2", "a3"]));
+        let page = s.inboxes_page(a.id, Some(other), 0, 10).unwrap().unwrap();
+        assert_eq!((page.total, page.items[0].id), (1, o.id));
+        assert!(s.inboxes_page(a.id, Some(Uuid::new_v4()), 0, 10).unwrap().is_none());
+        assert_eq!(s.delete_workspace(a.id, other).unwrap(), Some(vec![o.id]));
+        assert!(s.inbox(o.id).unwrap().is_none());
+        assert_eq!(s.tenant(a.id).unwrap().unwrap().inbox_count, 3);
+        assert!(!s.delete_inbox(o.id).unwrap(), "already gone");
+        // A deleted workspace takes no new inboxes.
+        let err = s.create_inbox(&request(&a, other, "late", 10)).unwrap_err();
+        assert!(matches!(err, StoreError::NotFound));
+    }
+
+    #[test]
+    fn generated_usernames_never_return_an_existing_inbox() {
+        let t = temp_store();
+        let s = &t.store;
+        let (a, _) = s.create_tenant("a", None, &key_for(100)).unwrap();
+        let wa = s.default_workspace(a.id).unwrap().unwrap().id;
+        let mut req = request(&a, wa, "acme", 1);
+        req.generated = true;
+        let names: Vec<String> = (0..3)
+            .map(|_| match s.create_inbox(&req).unwrap() {
+                InboxCreated::Created { inbox, .. } => inbox.username,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["acme", "acme1", "acme2"]);
+    }
+
+    #[test]
+    fn concurrent_creates_of_one_address_make_one_inbox() {
+        let t = temp_store();
+        let s = &t.store;
+        let (a, _) = s.create_tenant("a", None, &key_for(100)).unwrap();
+        let wa = s.default_workspace(a.id).unwrap().unwrap().id;
+        let outcomes: Vec<InboxCreated> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8u8)
+                .map(|n| {
+                    let req = request(&a, wa, "race", n);
+                    scope.spawn(move || s.create_inbox(&req).unwrap())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let created = outcomes
+            .iter()
+            .filter(|o| matches!(o, InboxCreated::Created { .. }))
+            .count();
+        assert_eq!(created, 1);
+        assert_eq!(s.tenant(a.id).unwrap().unwrap().inbox_count, 1);
     }
 
     #[test]

@@ -494,6 +494,8 @@ mod tests {
                 name: None,
             },
             fallback: false,
+            generated: false,
+            confined: false,
         };
         match store.create_inbox(&req).unwrap() {
             InboxCreated::Created { inbox, .. } => inbox,

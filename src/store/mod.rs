@@ -13,19 +13,22 @@ mod inboxes;
 mod mailboxes;
 mod messages;
 pub mod model;
+mod page;
 mod queue;
 mod writer;
 
 pub use identity::NewKey;
-pub use inboxes::{CreateInbox, InboxCreated};
+pub use inboxes::{CreateInbox, InboxCreated, MAX_USERNAME};
 pub use mailboxes::MailboxError;
 pub use messages::{Bytes, Delivered, FlagOp, FlagsStored, NewMessage};
 pub use model::*;
+pub use page::Page;
 pub use queue::{DkimKeyRecord, DsnJob, QueueEntry, QueueRecipient, QueuedMessage, RecipientStatus};
 
 use durability::GroupCommit;
 use std::path::Path;
 use std::sync::Arc;
+use uuid::Uuid;
 use writer::{MailTrees, Writer};
 
 /// The layout version of the store on disk; a newer store is refused.
@@ -64,6 +67,8 @@ struct Trees {
     tenants: sled::Tree,
     /// tenant ++ workspace
     workspaces: sled::Tree,
+    /// tenant ++ slug -> workspace (slugs are unique per tenant)
+    workspace_slugs: sled::Tree,
     /// sha256(key)
     api_keys: sled::Tree,
     /// owner ++ key id -> sha256(key)
@@ -71,6 +76,8 @@ struct Trees {
     inboxes: sled::Tree,
     /// tenant ++ inbox -> workspace
     tenant_inboxes: sled::Tree,
+    /// workspace ++ inbox
+    workspace_inboxes: sled::Tree,
     inbox_state: sled::Tree,
     /// lower-cased address -> inbox
     addresses: sled::Tree,
@@ -131,10 +138,12 @@ impl Store {
             meta: open("meta")?,
             tenants: open("tenants")?,
             workspaces: open("workspaces")?,
+            workspace_slugs: open("workspace_slugs")?,
             api_keys: open("api_keys")?,
             key_index: open("key_index")?,
             inboxes: open("inboxes")?,
             tenant_inboxes: open("tenant_inboxes")?,
+            workspace_inboxes: open("workspace_inboxes")?,
             inbox_state: open("inbox_state")?,
             addresses: open("addresses")?,
             mailboxes: open("mailboxes")?,
@@ -224,6 +233,20 @@ fn check_schema(meta: &sled::Tree, dir: &Path) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A new time-ordered id and its creation time, taken from the id itself so that
+/// key order (by id) is exactly creation time, then id.
+pub(crate) fn new_id() -> (Uuid, i64) {
+    let id = Uuid::now_v7();
+    let created = id
+        .get_timestamp()
+        .map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+        })
+        .unwrap_or_else(now_millis);
+    (id, created)
 }
 
 pub fn now_millis() -> i64 {

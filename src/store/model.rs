@@ -19,6 +19,7 @@ pub struct Workspace {
     pub name: String,
     pub slug: String,
     pub is_default: bool,
+    pub inbox_count: u32,
     pub created_at: i64,
 }
 
