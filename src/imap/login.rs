@@ -137,6 +137,13 @@ impl Session {
                     return Ok(());
                 };
                 let signal = self.ctx.events.subscribe(inbox.id);
+                // An inbox deleted between the password check and the subscription
+                // would never tell this session to close: look once more.
+                if !matches!(self.ctx.store.inbox(inbox.id), Ok(Some(_))) {
+                    self.out
+                        .no(tag, Some(code("AUTHENTICATIONFAILED")), "Authentication failed");
+                    return Ok(());
+                }
                 tracing::debug!(inbox = %inbox.id, "imap login");
                 self.ctx.metrics.inc("imap_logins_total", &[("result", "ok")]);
                 self.user = Some(User {
