@@ -48,6 +48,9 @@ pub enum LoginError {
     Unavailable,
 }
 
+/// How long argon2's working memory is kept after the last hash.
+const ARGON2_MEMORY_KEPT: Duration = Duration::from_secs(5);
+
 pub struct Auth {
     store: Store,
     hasher: PasswordHasherConfig,
@@ -62,8 +65,11 @@ pub struct Auth {
     /// One argon2 run per core at a time: each takes `argon2_memory_kib`, so a
     /// burst of creates or logins queues here instead of allocating without bound.
     argon2_slots: tokio::sync::Semaphore,
-    /// The working memory of those runs, kept for the next (at most one per slot).
-    argon2_memory: parking_lot::Mutex<Vec<password::Memory>>,
+    /// The working memory of those runs, kept for the next (at most one per slot)
+    /// while hashes keep coming, and released once they stop.
+    argon2_memory: std::sync::Arc<parking_lot::Mutex<Vec<password::Memory>>>,
+    /// Counts finished hashes, so a release knows whether another came since.
+    argon2_runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Auth {
@@ -79,6 +85,7 @@ impl Auth {
             admin_token_hash: keys::hash_key(admin_token),
             default_domain: config.default_domain().to_string(),
             decoy_hash: Default::default(),
+            argon2_runs: Default::default(),
             argon2_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             argon2_memory: Default::default(),
         })
@@ -114,7 +121,22 @@ impl Auth {
             .await
             .map_err(|e| e.to_string())?;
         self.argon2_memory.lock().push(memory);
+        self.release_argon2_memory_later();
         Ok(result)
+    }
+
+    /// Frees the kept argon2 memory (tens of MiB) once no hash has run for a while:
+    /// bursts of logins and creates reuse it, an idle server gives it back.
+    fn release_argon2_memory_later(&self) {
+        use std::sync::atomic::Ordering;
+        let (memory, runs) = (self.argon2_memory.clone(), self.argon2_runs.clone());
+        let this_run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::spawn(async move {
+            tokio::time::sleep(ARGON2_MEMORY_KEPT).await;
+            if runs.load(Ordering::SeqCst) == this_run {
+                memory.lock().clear();
+            }
+        });
     }
 
     /// Hashes a password off the async threads.
@@ -202,5 +224,25 @@ pub fn admin_token(configured: Option<&str>, data_dir: &Path) -> std::io::Result
             tracing::info!(path = %path.display(), "generated the admin token; read it from this file");
             Ok(token)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testutil::temp_store;
+
+    #[tokio::test(start_paused = true)]
+    async fn argon2_memory_is_kept_for_a_burst_then_released() {
+        let t = temp_store();
+        let mut config = crate::config::Config::default();
+        config.auth.argon2_memory_kib = 64;
+        config.auth.argon2_iterations = 1;
+        let auth = Auth::new(t.store.clone(), &config, "sa_token_for_tests_0123456789").unwrap();
+        auth.hash_password("first-password-1".into()).await.unwrap();
+        auth.hash_password("second-password-2".into()).await.unwrap();
+        assert_eq!(auth.argon2_memory.lock().len(), 1, "one buffer serves the burst");
+        tokio::time::sleep(ARGON2_MEMORY_KEPT + Duration::from_millis(10)).await;
+        assert!(auth.argon2_memory.lock().is_empty(), "released when idle");
     }
 }
