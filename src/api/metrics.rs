@@ -17,8 +17,11 @@ pub fn healthz(ctx: &Context) -> Result<Out, ApiError> {
 
 pub fn render(ctx: &Context) -> Result<Out, ApiError> {
     let mut text = ctx.metrics.render();
+    let (writes, batches) = ctx.store.write_counts();
     let store = [
         ("mailroom_store_flushes_total", "counter", ctx.store.flush_count()),
+        ("mailroom_store_writes_total", "counter", writes),
+        ("mailroom_store_write_batches_total", "counter", batches),
         ("mailroom_store_size_bytes", "gauge", ctx.store.size_on_disk()),
     ];
     for (name, kind, value) in store {

@@ -49,7 +49,7 @@ pub enum LoginError {
 }
 
 /// How long argon2's working memory is kept after the last hash.
-const ARGON2_MEMORY_KEPT: Duration = Duration::from_secs(5);
+const ARGON2_MEMORY_KEPT: Duration = Duration::from_secs(1);
 
 pub struct Auth {
     store: Store,

@@ -141,7 +141,11 @@ impl Store {
     }
 
     /// Removes the messages flagged \Deleted (only those in `uids`, when given).
-    /// Returns the expunged UIDs, ascending.
+    /// Returns the expunged UIDs, ascending. Like flag changes, an expunge reaches
+    /// the disk with sled's next periodic flush (within half a second) rather than
+    /// before the answer: lost in a crash, a message the user deleted comes back,
+    /// and nothing the user wanted kept is lost. (APPEND, COPY, MOVE and deliveries
+    /// are flushed before their answer.)
     pub async fn expunge(&self, inbox: Uuid, mailbox: u32, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         let candidates: Vec<u32> = self
             .messages(inbox, mailbox)?
@@ -156,7 +160,7 @@ impl Store {
         let removed = self
             .inner
             .writer
-            .write(true, move |tx| remove_messages(tx, inbox, mailbox, &candidates, true))
+            .write(false, move |tx| remove_messages(tx, inbox, mailbox, &candidates, true))
             .await?;
         Ok(removed)
     }

@@ -210,7 +210,20 @@ impl Store {
 
     /// Number of flushes done so far (for /metrics and group-commit measurements).
     pub fn flush_count(&self) -> u64 {
-        self.inner.commit.flushes()
+        let writer = self
+            .inner
+            .writer
+            .counts()
+            .flushes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.inner.commit.flushes() + writer
+    }
+
+    /// Mail writes applied so far, and the batches (sled transactions) they took.
+    pub fn write_counts(&self) -> (u64, u64) {
+        let counts = self.inner.writer.counts();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        (load(&counts.writes), load(&counts.batches))
     }
 }
 
