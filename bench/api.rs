@@ -11,129 +11,21 @@
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::io::{BufRead, BufReader};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use support::{ADMIN, binary, rss_kib, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const ADMIN: &str = "sa_bench_admin_token_0123456789abcdef";
 const LISTED_INBOXES: usize = 10;
 const GET_RUN: Duration = Duration::from_secs(5);
 const POST_RUN: Duration = Duration::from_secs(6);
 const CLIENTS: [usize; 3] = [1, 8, 64];
-
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    api: SocketAddr,
-    ready_after: Duration,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let release = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "mailroom"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building mailroom failed");
-    release.join("mailroom")
-}
-
-/// Starts the server on an empty data directory; `api` is extra `[api]` config.
-fn start(bin: &Path, api: &str) -> Server {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mailroom-bench-api-{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let d = dir.display();
-    let config = format!(
-        "hostname = \"mail.example.test\"\ndomains = [\"example.test\"]\ndata_dir = \"{d}/data\"\n\
-         [tls]\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n\
-         [smtp]\nmx = [\"127.0.0.1:0\"]\nsubmission = [\"127.0.0.1:0\"]\nsubmissions = [\"127.0.0.1:0\"]\n\
-         [imap]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n\
-         [api]\nlisten = [\"127.0.0.1:0\"]\n{api}\n"
-    );
-    std::fs::write(dir.join("mailroom.toml"), config).expect("config");
-    // The certificate is made once beforehand, as on any start but the first.
-    let spawn = |dir: &Path| {
-        Command::new(bin)
-            .args(["serve", "--config"])
-            .arg(dir.join("mailroom.toml"))
-            .env("MAILROOM_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", "warn,mailroom=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn mailroom")
-    };
-    if !dir.join("cert.pem").exists() {
-        let mut first = spawn(&dir);
-        wait_ready(&mut first);
-        let _ = first.kill();
-        let _ = first.wait();
-        let _ = std::fs::remove_dir_all(dir.join("data"));
-    }
-    let started = Instant::now();
-    let mut child = spawn(&dir);
-    let api = wait_ready(&mut child);
-    Server {
-        child,
-        dir,
-        api,
-        ready_after: started.elapsed(),
-    }
-}
-
-/// Reads the log to the `ready` line; returns the API address.
-fn wait_ready(child: &mut Child) -> SocketAddr {
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut api = None;
-    for line in lines.by_ref() {
-        let line = line.expect("log line");
-        if line.contains("listening") && line.contains("kind=\"api\"") {
-            api = line
-                .split("addr=")
-                .nth(1)
-                .and_then(|a| a.split_whitespace().next())
-                .and_then(|a| a.parse().ok());
-        }
-        if line.trim_end().ends_with(" ready") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    api.expect("api address")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 /// A keep-alive HTTP/1.1 client: one request at a time on one connection.
 struct Conn {
@@ -328,19 +220,19 @@ fn main() {
     );
 
     let limited = "rate_limit_per_second = 1000000\nrate_limit_burst = 1000000";
-    let server = start(&bin, limited);
+    let server = start(&bin, "api", &[("api", limited)]);
     std::thread::sleep(Duration::from_millis(500));
     println!(
         "spawn to ready: {:.1} ms; VmRSS at rest, empty data dir: {:.1} MiB",
         server.ready_after.as_secs_f64() * 1000.0,
-        rss_kib(server.child.id()) as f64 / 1024.0
+        rss_kib(server.pid()) as f64 / 1024.0
     );
-    runtime.block_on(get_rates(server.api, "rate limiter on"));
+    runtime.block_on(get_rates(server.addr("api"), "rate limiter on"));
     // Each POST run is followed at once by the bare hash run it is compared with,
     // so both see the same load from the rest of the machine.
-    let key = Arc::new(runtime.block_on(provision(server.api, "maker", 0)));
+    let key = Arc::new(runtime.block_on(provision(server.addr("api"), "maker", 0)));
     for clients in CLIENTS {
-        let rate = runtime.block_on(post_rate(server.api, key.clone(), clients));
+        let rate = runtime.block_on(post_rate(server.addr("api"), key.clone(), clients));
         let bare = bare_argon2(clients, POST_RUN);
         println!(
             "POST /v1/inboxes, {clients:>2} clients: {rate:>6.1} creates/s; bare argon2id on {clients:>2} threads: {bare:>6.1} hashes/s ({:.0}%)",
@@ -354,6 +246,6 @@ fn main() {
     );
     drop(server);
 
-    let server = start(&bin, "rate_limit_per_second = 0");
-    runtime.block_on(get_rates(server.api, "rate limiter off"));
+    let server = start(&bin, "api", &[("api", "rate_limit_per_second = 0")]);
+    runtime.block_on(get_rates(server.addr("api"), "rate limiter off"));
 }
