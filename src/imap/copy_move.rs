@@ -61,19 +61,14 @@ impl Session {
             self.out.no(tag, Some(code("READ-ONLY")), "Mailbox is read-only");
             return Ok(());
         }
-        let indexes = match selected.resolve(set, uid) {
-            Ok(i) => i,
+        let uids = match selected.live_uids(set, uid) {
+            Ok(uids) => uids,
             Err(_) => {
                 self.out.bad(tag, None, "Invalid message sequence number");
                 return self.count_bad();
             }
         };
         let from = selected.mailbox;
-        let uids: Vec<u32> = indexes
-            .iter()
-            .filter(|&&i| !selected.is_gone(i))
-            .filter_map(|&i| selected.uids.get(i).copied())
-            .collect();
         let target = match self
             .mailbox_name(mailbox)
             .map(|n| self.ctx.store.mailbox_by_name(inbox, &n))

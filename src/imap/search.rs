@@ -19,6 +19,18 @@ use std::collections::HashMap;
 use std::num::{NonZeroU32, NonZeroU64};
 
 /// One message that matched, with what SORT/THREAD need.
+/// What SORT and THREAD order: each hit by UID or sequence number.
+fn sort_items<'a>(hits: &'a [Hit], uid: bool, empty: &'a MessageSummary) -> Vec<SortItem<'a>> {
+    hits.iter()
+        .map(|h| SortItem {
+            id: if uid { h.uid } else { h.seq },
+            summary: h.summary.as_ref().unwrap_or(empty),
+            internal_date: h.record.internal_date,
+            size: h.record.size,
+        })
+        .collect()
+}
+
 struct Hit {
     seq: u32,
     uid: u32,
@@ -224,15 +236,7 @@ impl Session {
             return Ok(());
         };
         let empty = MessageSummary::default();
-        let items: Vec<SortItem<'_>> = hits
-            .iter()
-            .map(|h| SortItem {
-                id: if uid { h.uid } else { h.seq },
-                summary: h.summary.as_ref().unwrap_or(&empty),
-                internal_date: h.record.internal_date,
-                size: h.record.size,
-            })
-            .collect();
+        let items = sort_items(&hits, uid, &empty);
         let ids: Vec<NonZeroU32> = message::sort(&items, criteria)
             .into_iter()
             .filter_map(NonZeroU32::new)
@@ -266,15 +270,7 @@ impl Session {
             return Ok(());
         };
         let empty = MessageSummary::default();
-        let items: Vec<SortItem<'_>> = hits
-            .iter()
-            .map(|h| SortItem {
-                id: if uid { h.uid } else { h.seq },
-                summary: h.summary.as_ref().unwrap_or(&empty),
-                internal_date: h.record.internal_date,
-                size: h.record.size,
-            })
-            .collect();
+        let items = sort_items(&hits, uid, &empty);
         self.out.data(Data::Thread(message::thread(&items, algorithm)));
         self.out.ok(tag, None, "THREAD completed");
         Ok(())

@@ -288,6 +288,16 @@ impl Selected {
     /// numbers past the end are an error; UIDs that do not exist are skipped
     /// (RFC 3501 6.4.8). Ranges are walked through the snapshot, never number by number,
     /// so `1:4294967295` costs what the mailbox holds.
+    /// The UIDs of the messages `set` names that are not expunged meanwhile.
+    pub fn live_uids(&self, set: &SequenceSet, uid: bool) -> Result<Vec<u32>, BadSequence> {
+        Ok(self
+            .resolve(set, uid)?
+            .into_iter()
+            .filter(|&i| !self.is_gone(i))
+            .filter_map(|i| self.uids.get(i).copied())
+            .collect())
+    }
+
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, BadSequence> {
         let n = self.uids.len();
         let mut out = Vec::new();
