@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use support::{Server, binary, cpu_seconds, provision, rss_kib, start, tls_config};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use support::{Server, binary, cpu_seconds, metrics, provision, rss_kib, start, tls_config};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::TcpStream;
 
 const INBOXES: usize = 50;
@@ -28,6 +28,11 @@ type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 struct Client {
     io: TokioBufReader<Tls>,
     next: u64,
+    /// Reused for every line and command, so the client's own allocations do not
+    /// take CPU from the server on a shared machine.
+    line: Vec<u8>,
+    out: Vec<u8>,
+    last: Vec<u8>,
 }
 
 impl Client {
@@ -39,56 +44,69 @@ impl Client {
         let mut c = Client {
             io: TokioBufReader::with_capacity(16 * 1024, stream),
             next: 0,
+            line: Vec::with_capacity(512),
+            out: Vec::with_capacity(4096),
+            last: Vec::with_capacity(512),
         };
-        let mut greeting = String::new();
-        c.io.read_line(&mut greeting).await?;
+        c.io.read_until(b'\n', &mut c.line).await?;
         Ok(c)
     }
 
-    /// Sends a command (with an optional literal) and reads to its tagged answer.
+    /// Sends a command (with an optional literal) and reads to its tagged answer;
+    /// returns the tagged line and the untagged line before it.
     async fn cmd(&mut self, command: &str, literal: Option<&[u8]>) -> std::io::Result<String> {
+        use std::io::Write as _;
         self.next += 1;
-        let tag = format!("t{}", self.next);
-        match literal {
-            Some(data) => {
-                let line = format!("{tag} {command} {{{}+}}\r\n", data.len());
-                let mut buf = line.into_bytes();
-                buf.extend_from_slice(data);
-                buf.extend_from_slice(b"\r\n");
-                self.io.get_mut().write_all(&buf).await?;
-            }
-            None => {
-                self.io
-                    .get_mut()
-                    .write_all(format!("{tag} {command}\r\n").as_bytes())
-                    .await?
-            }
+        self.out.clear();
+        write!(self.out, "t{} ", self.next)?;
+        let tag_len = self.out.len();
+        self.out.extend_from_slice(command.as_bytes());
+        if let Some(data) = literal {
+            write!(self.out, " {{{}+}}\r\n", data.len())?;
+            self.out.extend_from_slice(data);
         }
-        let mut last = String::new();
+        self.out.extend_from_slice(b"\r\n");
+        self.io.get_mut().write_all(&self.out).await?;
+        self.last.clear();
         loop {
-            let mut line = String::new();
-            if self.io.read_line(&mut line).await? == 0 {
+            self.line.clear();
+            if self.io.read_until(b'\n', &mut self.line).await? == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
-            if let Some(n) = literal_len(&line) {
-                let mut skip = vec![0; n];
-                self.io.read_exact(&mut skip).await?;
+            if let Some(n) = literal_len(&self.line) {
+                skip(&mut self.io, n).await?;
                 continue;
             }
-            if line.starts_with(&format!("{tag} ")) {
-                if !line.starts_with(&format!("{tag} OK")) {
-                    return Err(std::io::Error::other(line));
+            if self.line.starts_with(&self.out[..tag_len]) {
+                let answer = String::from_utf8_lossy(&self.line).into_owned();
+                if !self.line[tag_len..].starts_with(b"OK") {
+                    return Err(std::io::Error::other(answer));
                 }
-                return Ok(std::mem::take(&mut last) + &line);
+                return Ok(String::from_utf8_lossy(&self.last).into_owned() + &answer);
             }
-            last = line;
+            std::mem::swap(&mut self.last, &mut self.line);
         }
     }
 }
 
-fn literal_len(line: &str) -> Option<usize> {
-    let inner = line.trim_end().strip_suffix('}')?;
-    inner[inner.rfind('{')? + 1..].parse().ok()
+/// Reads past a literal of `n` bytes without copying it anywhere.
+async fn skip(io: &mut TokioBufReader<Tls>, mut n: usize) -> std::io::Result<()> {
+    while n > 0 {
+        let available = io.fill_buf().await?.len();
+        if available == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let take = available.min(n);
+        io.consume(take);
+        n -= take;
+    }
+    Ok(())
+}
+
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let inner = line.trim_ascii_end().strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    std::str::from_utf8(&inner[open + 1..]).ok()?.parse().ok()
 }
 
 fn message(i: usize) -> Vec<u8> {
@@ -138,14 +156,29 @@ async fn pass_no_writes(c: &mut Client, i: usize) -> std::io::Result<u64> {
     Ok(6)
 }
 
-/// Commands per second, and the server's CPU time per command in microseconds.
-async fn mix(
-    server: &Server,
-    users: &[(String, String)],
-    clients: usize,
-    login_per_pass: bool,
-    writes: bool,
-) -> (f64, f64) {
+/// What one run of the mix measured.
+struct Mix {
+    commands_per_s: f64,
+    /// CPU time per command in microseconds, of the server and of this client (they
+    /// share the machine: what the client spends, the server lacks).
+    server_us: f64,
+    client_us: f64,
+    /// The store writer's batches per second and writes per batch (from /metrics).
+    batches_per_s: f64,
+    writes_per_batch: f64,
+}
+
+impl std::fmt::Display for Mix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} commands/s ({:.0} us server CPU, {:.0} us client CPU each; {:.0} store batches/s of {:.2} writes)",
+            self.commands_per_s, self.server_us, self.client_us, self.batches_per_s, self.writes_per_batch
+        )
+    }
+}
+
+async fn mix(server: &Server, users: &[(String, String)], clients: usize, login_per_pass: bool, writes: bool) -> Mix {
     let tls = tokio_rustls::TlsConnector::from(tls_config());
     let commands = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -187,18 +220,32 @@ async fn mix(
     }
     let started = Instant::now();
     let cpu_before = cpu_seconds(server.pid());
+    let own_before = cpu_seconds(std::process::id());
+    let store_before = metrics(server.addr("api"));
     tokio::time::sleep(RUN).await;
     stop.store(true, Ordering::Relaxed);
     let counted = commands.load(Ordering::Relaxed);
     let cpu = cpu_seconds(server.pid()) - cpu_before;
+    let own = cpu_seconds(std::process::id()) - own_before;
+    let store_after = metrics(server.addr("api"));
+    let delta =
+        |name: &str| store_after.get(name).copied().unwrap_or(0.0) - store_before.get(name).copied().unwrap_or(0.0);
+    let (writes, batches) = (
+        delta("mailroom_store_writes_total"),
+        delta("mailroom_store_write_batches_total"),
+    );
     let elapsed = started.elapsed();
     for t in tasks {
         let _ = t.await;
     }
-    (
-        counted as f64 / elapsed.as_secs_f64(),
-        cpu * 1e6 / counted.max(1) as f64,
-    )
+    let per_command = |seconds: f64| seconds * 1e6 / counted.max(1) as f64;
+    Mix {
+        commands_per_s: counted as f64 / elapsed.as_secs_f64(),
+        server_us: per_command(cpu),
+        client_us: per_command(own),
+        batches_per_s: batches / elapsed.as_secs_f64(),
+        writes_per_batch: writes / batches.max(1.0),
+    }
 }
 
 async fn login_rate(server: &Server, users: &[(String, String)], parallel: usize) -> f64 {
@@ -314,14 +361,12 @@ fn main() {
             t.elapsed()
         );
         for clients in [10, 50] {
-            let (rate, cpu) = mix(&server, &users, clients, true, true).await;
-            println!("mix, login per pass, {clients} clients: {rate:.0} commands/s ({cpu:.0} us server CPU each)");
-            let (rate, cpu) = mix(&server, &users, clients, false, true).await;
-            println!("mix, long sessions,  {clients} clients: {rate:.0} commands/s ({cpu:.0} us server CPU each)");
-            let (rate, cpu) = mix(&server, &users, clients, false, false).await;
-            println!(
-                "mix without APPEND/EXPUNGE (no disk flush), long sessions, {clients} clients: {rate:.0} commands/s ({cpu:.0} us server CPU each)"
-            );
+            let run = mix(&server, &users, clients, true, true).await;
+            println!("mix, login per pass, {clients} clients: {run}");
+            let run = mix(&server, &users, clients, false, true).await;
+            println!("mix, long sessions,  {clients} clients: {run}");
+            let run = mix(&server, &users, clients, false, false).await;
+            println!("mix without APPEND/EXPUNGE (no disk flush), long sessions, {clients} clients: {run}");
         }
         let rate = login_rate(&server, &users, 20).await;
         println!("TLS logins (connect+handshake+LOGIN+LOGOUT), 20 parallel: {rate:.0} logins/s");

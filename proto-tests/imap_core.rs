@@ -145,6 +145,28 @@ print("AFTER-NOOP", a.untagged_responses.get("EXPUNGE"))
     assert!(out.contains("AFTER-NOOP [b'1']"), "{out}");
 }
 
+/// EXPUNGE removes what another session flagged \Deleted since this one last
+/// looked, and leaves alone what another session un-flagged meanwhile.
+#[test]
+fn expunge_acts_on_flags_set_by_another_session() {
+    let t = Imap::start();
+    t.append_many(4, "INBOX");
+    let out = t.py(r#"
+a = tls(); b = tls()
+ok(a.select("INBOX")); ok(b.select("INBOX"))
+ok(a.store("4", "+FLAGS.SILENT", "(\\Deleted)"))
+ok(a.noop())
+ok(b.store("2", "+FLAGS.SILENT", "(\\Deleted)"))
+ok(b.store("3", "+FLAGS.SILENT", "(\\Deleted)"))
+ok(b.store("3", "-FLAGS.SILENT", "(\\Deleted)"))
+# a has not seen b's changes: it still believes 4 is the only \Deleted one.
+typ, data = a.expunge()
+print("EXPUNGED", typ, data)
+print("UIDS", a.uid("FETCH", "1:*", "(UID)")[1])
+"#);
+    assert!(out.contains("EXPUNGED OK [b'4', b'2']"), "{out}");
+    assert!(out.contains("UIDS [b'1 (UID 1)', b'2 (UID 3)']"), "{out}");
+}
 #[test]
 fn mailbox_management() {
     let t = Imap::start();

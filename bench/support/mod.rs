@@ -172,6 +172,21 @@ pub fn post(api: SocketAddr, path: &str, key: &str, body: &str) -> serde_json::V
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
+/// The server's `/metrics` counters by name (admin token).
+pub fn metrics(api: SocketAddr) -> HashMap<String, f64> {
+    let mut s = std::net::TcpStream::connect(api).expect("api");
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(name, value)| Some((name.to_string(), value.trim().parse().ok()?)))
+        .collect()
+}
+
 /// A tenant with `inboxes` inboxes `user0..`: their (address, password).
 pub fn provision(api: SocketAddr, inboxes: usize) -> Vec<(String, String)> {
     let tenant = post(api, "/v1/tenants", ADMIN, "{\"name\":\"bench\"}");

@@ -7,7 +7,7 @@ use imap_codec::imap_types::sequence::SequenceSet;
 impl Session {
     pub async fn cmd_expunge(&mut self, tag: &str, set: Option<&SequenceSet>) -> Res {
         let inbox = self.inbox_id();
-        let Some(selected) = self.selected.as_ref() else {
+        let Some(selected) = self.selected.as_mut() else {
             self.out.bad(tag, None, "No mailbox selected");
             return self.count_bad();
         };
@@ -15,18 +15,26 @@ impl Session {
             self.out.no(tag, Some(code("READ-ONLY")), "Mailbox is read-only");
             return Ok(());
         }
-        let mailbox = selected.mailbox;
-        let only: Option<Vec<u32>> = match set {
+        // Brought up to date from the change log, our view knows every message
+        // flagged \Deleted so far: the store need not rescan the mailbox, and removes
+        // only those still flagged when the write runs.
+        if let Err(e) = selected.refresh(&self.ctx.store, inbox) {
+            self.server_error(tag, e);
+            return Ok(());
+        }
+        let indexes: Vec<usize> = match set {
             Some(set) => match selected.resolve(set, true) {
-                Ok(indexes) => Some(indexes.iter().filter_map(|&i| selected.uids.get(i).copied()).collect()),
+                Ok(indexes) => indexes,
                 Err(_) => {
                     self.out.bad(tag, None, "Invalid UID set");
                     return self.count_bad();
                 }
             },
-            None => None,
+            None => (0..selected.uids.len()).collect(),
         };
-        match self.ctx.store.expunge(inbox, mailbox, only.as_deref()).await {
+        let candidates = selected.flagged_deleted(&indexes);
+        let mailbox = selected.mailbox;
+        match self.ctx.store.expunge_flagged(inbox, mailbox, candidates).await {
             Ok(removed) => {
                 if !removed.is_empty() {
                     self.notify_changed();

@@ -8,6 +8,7 @@
 
 use super::flags::{GONE, RECENT, SYSTEM_MASK, to_fetch};
 use super::response::Out;
+use crate::store::flag::DELETED as DELETED_BIT;
 use crate::store::{ChangeKind, Mailbox, Store, StoreError};
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::fetch::MessageDataItem;
@@ -110,6 +111,18 @@ impl Selected {
 
     pub fn is_gone(&self, index: usize) -> bool {
         self.flags.get(index).is_some_and(|f| f & GONE != 0)
+    }
+
+    /// The UIDs at `indexes` that this view shows flagged \Deleted, ascending.
+    pub fn flagged_deleted(&self, indexes: &[usize]) -> Vec<u32> {
+        let mut uids: Vec<u32> = indexes
+            .iter()
+            .filter(|&&i| self.flags.get(i).is_some_and(|f| f & GONE == 0 && f & DELETED_BIT != 0))
+            .filter_map(|&i| self.uids.get(i).copied())
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        uids
     }
 
     pub fn keywords_of(&self, uid: u32) -> &[String] {

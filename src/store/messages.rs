@@ -154,15 +154,20 @@ impl Store {
             .map(|m| m.uid)
             .filter(|uid| uids.is_none_or(|set| set.binary_search(uid).is_ok()))
             .collect();
+        self.expunge_flagged(inbox, mailbox, candidates).await
+    }
+
+    /// Like [`Store::expunge`] for a caller that already knows which messages are
+    /// flagged \Deleted (an IMAP session's view): of `candidates`, removes those
+    /// still flagged when the write runs, without scanning the mailbox.
+    pub async fn expunge_flagged(&self, inbox: Uuid, mailbox: u32, candidates: Vec<u32>) -> Result<Vec<u32>> {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let removed = self
-            .inner
+        self.inner
             .writer
             .write(false, move |tx| remove_messages(tx, inbox, mailbox, &candidates, true))
-            .await?;
-        Ok(removed)
+            .await
     }
 
     /// Copies messages to another mailbox of the same inbox. Returns the target's

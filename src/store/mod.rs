@@ -10,6 +10,7 @@ mod codec;
 mod durability;
 mod identity;
 mod inboxes;
+mod io_threads;
 mod mailboxes;
 mod messages;
 pub mod model;
