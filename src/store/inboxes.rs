@@ -111,6 +111,8 @@ impl Store {
             &t.api_keys,
             &t.key_index,
         );
+        // It writes mail trees (the new inbox's mailboxes and counters).
+        let _writer = self.inner.writer_trees.lock.lock();
         let attempt = trees.transaction(
             |(
                 addresses,
@@ -280,6 +282,7 @@ impl Store {
             &t.workspace_inboxes,
             &t.inbox_state,
         );
+        let writer = self.inner.writer_trees.lock.lock();
         let removed = trees.transaction(
             |(addresses, inboxes, tenants, workspaces, tenant_inboxes, workspace_inboxes, states)| {
                 // Read inside the transaction: of two concurrent deletes one does it.
@@ -305,6 +308,7 @@ impl Store {
                 Ok::<_, Abort<StoreError>>(true)
             },
         )?;
+        drop(writer);
         if removed {
             self.revoke_all_keys(id)?;
             self.remove_inbox_mail(id)?;
@@ -314,12 +318,9 @@ impl Store {
 
     fn remove_inbox_mail(&self, id: Uuid) -> Result<()> {
         let t = self.trees();
-        for item in t.messages.scan_prefix(id.as_bytes()) {
-            let (k, v) = item?;
-            let record: MessageRecord = decode(&v)?;
-            t.messages.remove(k)?;
-            self.release_blob(&record.blob)?;
-        }
+        self.remove_all_messages(id.as_bytes())?;
+        // Nothing else writes a deleted inbox's keys; the lock keeps it that way.
+        let _writer = self.inner.writer_trees.lock.lock();
         for tree in [&t.mailboxes, &t.mailbox_names, &t.changes] {
             for k in tree.scan_prefix(id.as_bytes()).keys() {
                 tree.remove(k?)?;

@@ -3,12 +3,12 @@
 //! Names are UTF-8 with "/" as the hierarchy separator; INBOX is matched in any
 //! case (RFC 3501 5.1) and always stored as "INBOX".
 
+use super::batch::Staged;
 use super::codec::{decode, encode, key, u32_from};
 use super::inboxes::new_mailbox;
 use super::model::*;
+use super::writer::write_now;
 use super::{Result, Store, StoreError};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError as Abort, TransactionalTree};
 use uuid::Uuid;
 
 pub const SEPARATOR: char = '/';
@@ -36,15 +36,6 @@ pub enum MailboxError {
 impl From<sled::Error> for MailboxError {
     fn from(e: sled::Error) -> Self {
         MailboxError::Store(e.into())
-    }
-}
-
-impl From<sled::transaction::TransactionError<MailboxError>> for MailboxError {
-    fn from(e: sled::transaction::TransactionError<MailboxError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => e.into(),
-        }
     }
 }
 
@@ -116,31 +107,38 @@ impl Store {
         if self.mailboxes(inbox)?.len() >= MAX_MAILBOXES {
             return Err(MailboxError::TooMany);
         }
-        let t = self.trees();
-        let created = (&t.mailboxes, &t.mailbox_names, &t.inbox_state, &t.changes).transaction(
-            |(mailboxes, names, states, changes)| {
-                let mut state = read_state(states, inbox)?;
-                if names.get(key(&[inbox.as_bytes(), name.as_bytes()]))?.is_some() {
-                    return Err(Abort::Abort(MailboxError::AlreadyExists));
+        write_now(&self.inner.writer_trees, |tx| {
+            let mut state = read_state(&tx.inbox_state, inbox)?;
+            if tx
+                .mailbox_names
+                .get(key(&[inbox.as_bytes(), name.as_bytes()]))?
+                .is_some()
+            {
+                return Err(MailboxError::AlreadyExists);
+            }
+            let mut last = None;
+            for prefix in hierarchy_prefixes(&name) {
+                let name_key = key(&[inbox.as_bytes(), prefix.as_bytes()]);
+                if tx.mailbox_names.get(&name_key)?.is_some() {
+                    continue;
                 }
-                let mut last = None;
-                for prefix in hierarchy_prefixes(&name) {
-                    let name_key = key(&[inbox.as_bytes(), prefix.as_bytes()]);
-                    if names.get(&name_key)?.is_some() {
-                        continue;
-                    }
-                    let mut mailbox = new_mailbox(&mut state, prefix, None, true);
-                    let modseq = log_change(&mut state, changes, inbox, mailbox.id, 0, ChangeKind::MailboxCreated)?;
-                    mailbox.highest_modseq = modseq;
-                    mailboxes.insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&mailbox))?;
-                    names.insert(name_key, &mailbox.id.to_be_bytes())?;
-                    last = Some(mailbox);
-                }
-                write_state(states, inbox, &state)?;
-                last.ok_or(Abort::Abort(MailboxError::AlreadyExists))
-            },
-        )?;
-        Ok(created)
+                let mut mailbox = new_mailbox(&mut state, prefix, None, true);
+                mailbox.highest_modseq = log_change(
+                    &mut state,
+                    &tx.changes,
+                    inbox,
+                    mailbox.id,
+                    0,
+                    ChangeKind::MailboxCreated,
+                );
+                tx.mailboxes
+                    .insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&mailbox));
+                tx.mailbox_names.insert(name_key, &mailbox.id.to_be_bytes());
+                last = Some(mailbox);
+            }
+            write_state(&tx.inbox_state, inbox, &state);
+            last.ok_or(MailboxError::AlreadyExists)
+        })
     }
 
     /// Deletes a mailbox and its messages. Children keep existing (RFC 3501 6.3.4).
@@ -149,25 +147,24 @@ impl Store {
         if mailbox.role == Some(Role::Inbox) {
             return Err(MailboxError::InboxIsPermanent);
         }
-        let t = self.trees();
-        (&t.mailboxes, &t.mailbox_names, &t.inbox_state, &t.changes).transaction(
-            |(mailboxes, names, states, changes)| {
-                let mut state = read_state(states, inbox)?;
-                mailboxes.remove(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]))?;
-                names.remove(key(&[inbox.as_bytes(), mailbox.name.as_bytes()]))?;
-                log_change(&mut state, changes, inbox, mailbox.id, 0, ChangeKind::MailboxDeleted)?;
-                write_state(states, inbox, &state)?;
-                Ok(())
-            },
-        )?;
+        write_now(&self.inner.writer_trees, |tx| {
+            let mut state = read_state(&tx.inbox_state, inbox)?;
+            tx.mailboxes.remove(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]));
+            tx.mailbox_names
+                .remove(key(&[inbox.as_bytes(), mailbox.name.as_bytes()]));
+            log_change(
+                &mut state,
+                &tx.changes,
+                inbox,
+                mailbox.id,
+                0,
+                ChangeKind::MailboxDeleted,
+            );
+            write_state(&tx.inbox_state, inbox, &state);
+            Ok::<_, StoreError>(())
+        })?;
         // The mailbox is gone for everyone; now drop its messages.
-        let prefix = key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]);
-        for item in t.messages.scan_prefix(prefix) {
-            let (k, v) = item?;
-            let record: MessageRecord = decode(&v)?;
-            t.messages.remove(k)?;
-            self.release_blob(&record.blob)?;
-        }
+        self.remove_all_messages(&key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]))?;
         Ok(())
     }
 
@@ -195,39 +192,42 @@ impl Store {
             .into_iter()
             .filter(|m| m.name == from || m.name.starts_with(&child_prefix))
             .collect();
-        let t = self.trees();
-        (&t.mailboxes, &t.mailbox_names, &t.inbox_state, &t.changes).transaction(
-            |(mailboxes, names, states, changes)| {
-                let mut state = read_state(states, inbox)?;
-                for prefix in hierarchy_prefixes(&to).into_iter().rev().skip(1) {
-                    // Parents of the new name are created like CREATE does.
-                    if names.get(key(&[inbox.as_bytes(), prefix.as_bytes()]))?.is_none() {
-                        let parent = new_mailbox(&mut state, prefix, None, true);
-                        mailboxes.insert(key(&[inbox.as_bytes(), &parent.id.to_be_bytes()]), encode(&parent))?;
-                        names.insert(key(&[inbox.as_bytes(), prefix.as_bytes()]), &parent.id.to_be_bytes())?;
-                    }
+        write_now(&self.inner.writer_trees, |tx| {
+            let (names, mailboxes) = (&tx.mailbox_names, &tx.mailboxes);
+            let mut state = read_state(&tx.inbox_state, inbox)?;
+            for prefix in hierarchy_prefixes(&to).into_iter().rev().skip(1) {
+                // Parents of the new name are created like CREATE does.
+                if names.get(key(&[inbox.as_bytes(), prefix.as_bytes()]))?.is_none() {
+                    let parent = new_mailbox(&mut state, prefix, None, true);
+                    mailboxes.insert(key(&[inbox.as_bytes(), &parent.id.to_be_bytes()]), encode(&parent));
+                    names.insert(key(&[inbox.as_bytes(), prefix.as_bytes()]), &parent.id.to_be_bytes());
                 }
-                for mailbox in &affected {
-                    let new_name = format!("{to}{}", &mailbox.name[from.len()..]);
-                    if names.get(key(&[inbox.as_bytes(), new_name.as_bytes()]))?.is_some() {
-                        return Err(Abort::Abort(MailboxError::AlreadyExists));
-                    }
-                    let mut renamed = mailbox.clone();
-                    renamed.name = new_name;
-                    renamed.highest_modseq =
-                        log_change(&mut state, changes, inbox, mailbox.id, 0, ChangeKind::MailboxRenamed)?;
-                    names.remove(key(&[inbox.as_bytes(), mailbox.name.as_bytes()]))?;
-                    names.insert(
-                        key(&[inbox.as_bytes(), renamed.name.as_bytes()]),
-                        &mailbox.id.to_be_bytes(),
-                    )?;
-                    mailboxes.insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&renamed))?;
+            }
+            for mailbox in &affected {
+                let new_name = format!("{to}{}", &mailbox.name[from.len()..]);
+                if names.get(key(&[inbox.as_bytes(), new_name.as_bytes()]))?.is_some() {
+                    return Err(MailboxError::AlreadyExists);
                 }
-                write_state(states, inbox, &state)?;
-                Ok(())
-            },
-        )?;
-        Ok(())
+                let mut renamed = mailbox.clone();
+                renamed.name = new_name;
+                renamed.highest_modseq = log_change(
+                    &mut state,
+                    &tx.changes,
+                    inbox,
+                    mailbox.id,
+                    0,
+                    ChangeKind::MailboxRenamed,
+                );
+                names.remove(key(&[inbox.as_bytes(), mailbox.name.as_bytes()]));
+                names.insert(
+                    key(&[inbox.as_bytes(), renamed.name.as_bytes()]),
+                    &mailbox.id.to_be_bytes(),
+                );
+                mailboxes.insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(&renamed));
+            }
+            write_state(&tx.inbox_state, inbox, &state);
+            Ok(())
+        })
     }
 
     pub fn set_subscribed(&self, inbox: Uuid, name: &str, subscribed: bool) -> Result<(), MailboxError> {
@@ -248,21 +248,18 @@ impl Store {
         Ok(first.get())
     }
 
-    /// Changes one mailbox record with compare-and-swap: one key needs no sled
-    /// transaction, and sled keeps it atomic with the transactions that also write it.
-    fn update_mailbox(&self, inbox: Uuid, id: u32, change: impl Fn(&mut Mailbox)) -> Result<Mailbox> {
+    /// Changes one mailbox record, in turn with the other mail writes.
+    fn update_mailbox(&self, inbox: Uuid, id: u32, change: impl FnOnce(&mut Mailbox)) -> Result<Mailbox> {
         let k = key(&[inbox.as_bytes(), &id.to_be_bytes()]);
-        let tree = &self.trees().mailboxes;
-        loop {
-            let Some(old) = tree.get(&k)? else {
+        write_now(&self.inner.writer_trees, |tx| {
+            let Some(old) = tx.mailboxes.get(&k)? else {
                 return Err(StoreError::NotFound);
             };
             let mut mailbox: Mailbox = decode(&old)?;
             change(&mut mailbox);
-            if tree.compare_and_swap(&k, Some(old), Some(encode(&mailbox)))?.is_ok() {
-                return Ok(mailbox);
-            }
-        }
+            tx.mailboxes.insert(&k, encode(&mailbox));
+            Ok(mailbox)
+        })
     }
 }
 
@@ -274,31 +271,30 @@ fn hierarchy_prefixes(name: &str) -> Vec<&str> {
         .collect()
 }
 
-pub(super) fn read_state<E: From<StoreError>>(states: &TransactionalTree, inbox: Uuid) -> Result<InboxState, Abort<E>> {
+pub(super) fn read_state(states: &Staged<'_>, inbox: Uuid) -> Result<InboxState> {
     match states.get(inbox.as_bytes())? {
-        Some(v) => decode(&v).map_err(|e| Abort::Abort(e.into())),
-        None => Err(Abort::Abort(StoreError::NotFound.into())),
+        Some(v) => decode(&v),
+        None => Err(StoreError::NotFound),
     }
 }
 
-pub(super) fn write_state<E>(states: &TransactionalTree, inbox: Uuid, state: &InboxState) -> Result<(), Abort<E>> {
-    states.insert(inbox.as_bytes(), encode(state))?;
-    Ok(())
+pub(super) fn write_state(states: &Staged<'_>, inbox: Uuid, state: &InboxState) {
+    states.insert(inbox.as_bytes(), encode(state));
 }
 
 /// Appends to the inbox's change log under the next modseq, which it returns.
-pub(super) fn log_change<E>(
+pub(super) fn log_change(
     state: &mut InboxState,
-    changes: &TransactionalTree,
+    changes: &Staged<'_>,
     inbox: Uuid,
     mailbox: u32,
     uid: u32,
     kind: ChangeKind,
-) -> Result<u64, Abort<E>> {
+) -> u64 {
     state.modseq += 1;
     let change = Change { mailbox, uid, kind };
-    changes.insert(key(&[inbox.as_bytes(), &state.modseq.to_be_bytes()]), encode(&change))?;
-    Ok(state.modseq)
+    changes.insert(key(&[inbox.as_bytes(), &state.modseq.to_be_bytes()]), encode(&change));
+    state.modseq
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 //! change log. Raw bytes and summaries are blobs shared by every copy, keyed by
 //! their SHA-256 and reference-counted.
 
+use super::batch::{MailTx, Staged};
 use super::codec::{decode, encode, key, u32_from, u64_from};
 use super::mailboxes::{log_change, read_state, write_state};
 use super::model::*;
-use super::writer::{MailTx, TxResult, write_now};
+use super::writer::write_now;
 use super::{Result, Store, StoreError};
 use sha2::{Digest, Sha256};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError as Abort, TransactionalTree};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -57,8 +56,8 @@ pub enum FlagOp {
 pub type FlagsStored = (Vec<(MessageRecord, bool)>, Vec<u32>);
 
 impl Store {
-    /// Stores one message into each `(inbox, mailbox, flags)` target in one
-    /// transaction (the raw bytes once), then waits until it is on disk.
+    /// Stores one message into each `(inbox, mailbox, flags)` target atomically
+    /// (the raw bytes once), then waits until it is on disk.
     pub async fn deliver(&self, message: NewMessage<'_>, targets: &[(Uuid, u32, Flags)]) -> Result<Vec<Delivered>> {
         if message.raw.len() > u32::MAX as usize {
             return Err(StoreError::Limit("message too large".into()));
@@ -182,8 +181,8 @@ impl Store {
         Ok(copied)
     }
 
-    /// Moves messages (RFC 6851): copy, then expunge the originals, in one
-    /// transaction, durably.
+    /// Moves messages (RFC 6851): copy, then expunge the originals, atomically
+    /// and durably.
     pub async fn move_messages(&self, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> Result<(u32, Vec<(u32, u32)>)> {
         let uids = uids.to_vec();
         let moved = self
@@ -202,14 +201,32 @@ impl Store {
         Ok(())
     }
 
-    /// Drops one reference to a blob outside any other transaction.
-    pub(super) fn release_blob(&self, blob: &[u8; 32]) -> Result<()> {
-        let t = self.trees();
-        (&t.blob_refs, &t.blobs, &t.summaries).transaction(|(refs, blobs, summaries)| {
-            drop_blob_ref(refs, blobs, summaries, blob)?;
-            Ok(())
-        })?;
-        Ok(())
+    /// Removes every message whose key starts with `prefix` (a deleted mailbox or
+    /// inbox), dropping their blob references, a few hundred at a time so that
+    /// other writes are not held up for long.
+    pub(super) fn remove_all_messages(&self, prefix: &[u8]) -> Result<()> {
+        const CHUNK: usize = 256;
+        loop {
+            let keys: Vec<sled::IVec> = self
+                .trees()
+                .messages
+                .scan_prefix(prefix)
+                .keys()
+                .take(CHUNK)
+                .collect::<std::result::Result<_, _>>()?;
+            if keys.is_empty() {
+                return Ok(());
+            }
+            write_now(&self.inner.writer_trees, |tx| {
+                for k in &keys {
+                    let Some(v) = tx.messages.get(k)? else { continue };
+                    let record: MessageRecord = decode(&v)?;
+                    tx.messages.remove(k);
+                    drop_blob_ref(&tx.blob_refs, &tx.blobs, &tx.summaries, &record.blob)?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
+        }
     }
 
     /// The change-log entries after `modseq`, oldest first.
@@ -252,19 +269,21 @@ fn insert_message(
     email_id: Uuid,
     internal_date: i64,
     targets: &[(Uuid, u32, Flags)],
-) -> TxResult<Vec<Delivered>> {
+) -> Result<Vec<Delivered>> {
     add_blob_refs(tx, blob, targets.len() as u64)?;
     let mut out = Vec::with_capacity(targets.len());
     let mut states_seen: BTreeMap<Uuid, InboxState> = BTreeMap::new();
     for (inbox, mailbox_id, flags) in targets {
         let state = match states_seen.get_mut(inbox) {
             Some(s) => s,
-            None => states_seen.entry(*inbox).or_insert(read_state(tx.inbox_state, *inbox)?),
+            None => states_seen
+                .entry(*inbox)
+                .or_insert(read_state(&tx.inbox_state, *inbox)?),
         };
-        let mut mailbox = read_mailbox(tx.mailboxes, *inbox, *mailbox_id)?;
+        let mut mailbox = read_mailbox(&tx.mailboxes, *inbox, *mailbox_id)?;
         let uid = mailbox.uidnext;
         mailbox.uidnext += 1;
-        let modseq = log_change(state, tx.changes, *inbox, *mailbox_id, uid, ChangeKind::Added)?;
+        let modseq = log_change(state, &tx.changes, *inbox, *mailbox_id, uid, ChangeKind::Added);
         let record = MessageRecord {
             uid,
             blob: blob.hash,
@@ -277,8 +296,8 @@ fn insert_message(
         count_in(&mut mailbox, &record, 1);
         mailbox.highest_modseq = modseq;
         tx.messages
-            .insert(message_key(*inbox, *mailbox_id, uid), encode(&record))?;
-        write_mailbox(tx.mailboxes, *inbox, &mailbox)?;
+            .insert(message_key(*inbox, *mailbox_id, uid), encode(&record));
+        write_mailbox(&tx.mailboxes, *inbox, &mailbox);
         out.push(Delivered {
             inbox: *inbox,
             mailbox: *mailbox_id,
@@ -289,7 +308,7 @@ fn insert_message(
         });
     }
     for (inbox, state) in &states_seen {
-        write_state(tx.inbox_state, *inbox, state)?;
+        write_state(&tx.inbox_state, *inbox, state);
     }
     Ok(out)
 }
@@ -302,15 +321,15 @@ fn store_flags(
     op: FlagOp,
     flags: &Flags,
     unchanged_since: Option<u64>,
-) -> TxResult<FlagsStored> {
-    let mut state = read_state(tx.inbox_state, inbox)?;
-    let mut mb = read_mailbox(tx.mailboxes, inbox, mailbox)?;
+) -> Result<FlagsStored> {
+    let mut state = read_state(&tx.inbox_state, inbox)?;
+    let mut mb = read_mailbox(&tx.mailboxes, inbox, mailbox)?;
     let mut updated = Vec::with_capacity(uids.len());
     let mut modified = Vec::new();
     for &uid in uids {
         let k = message_key(inbox, mailbox, uid);
         let Some(v) = tx.messages.get(&k)? else { continue };
-        let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
+        let mut record: MessageRecord = decode(&v)?;
         if unchanged_since.is_some_and(|since| record.modseq > since) {
             modified.push(uid);
             continue;
@@ -322,42 +341,41 @@ fn store_flags(
         }
         count_in(&mut mb, &record, -1);
         record.flags = new_flags;
-        record.modseq = log_change(&mut state, tx.changes, inbox, mailbox, uid, ChangeKind::Flags)?;
+        record.modseq = log_change(&mut state, &tx.changes, inbox, mailbox, uid, ChangeKind::Flags);
         mb.highest_modseq = record.modseq;
         count_in(&mut mb, &record, 1);
-        tx.messages.insert(k, encode(&record))?;
+        tx.messages.insert(k, encode(&record));
         updated.push((record, true));
     }
-    write_mailbox(tx.mailboxes, inbox, &mb)?;
-    write_state(tx.inbox_state, inbox, &state)?;
+    write_mailbox(&tx.mailboxes, inbox, &mb);
+    write_state(&tx.inbox_state, inbox, &state);
     Ok((updated, modified))
 }
 
-fn copy_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> TxResult<(u32, Vec<(u32, u32)>)> {
-    let mut state = read_state(tx.inbox_state, inbox)?;
-    let mut target = read_mailbox(tx.mailboxes, inbox, to)?;
+fn copy_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> Result<(u32, Vec<(u32, u32)>)> {
+    let mut state = read_state(&tx.inbox_state, inbox)?;
+    let mut target = read_mailbox(&tx.mailboxes, inbox, to)?;
     let mut pairs = Vec::with_capacity(uids.len());
     for &uid in uids {
         let Some(v) = tx.messages.get(message_key(inbox, from, uid))? else {
             continue;
         };
-        let mut record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
+        let mut record: MessageRecord = decode(&v)?;
         record.uid = target.uidnext;
         target.uidnext += 1;
-        record.modseq = log_change(&mut state, tx.changes, inbox, to, record.uid, ChangeKind::Added)?;
+        record.modseq = log_change(&mut state, &tx.changes, inbox, to, record.uid, ChangeKind::Added);
         target.highest_modseq = record.modseq;
         count_in(&mut target, &record, 1);
-        bump_refs(tx.blob_refs, &record.blob, 1)?;
-        tx.messages
-            .insert(message_key(inbox, to, record.uid), encode(&record))?;
+        bump_refs(&tx.blob_refs, &record.blob, 1)?;
+        tx.messages.insert(message_key(inbox, to, record.uid), encode(&record));
         pairs.push((uid, record.uid));
     }
-    write_mailbox(tx.mailboxes, inbox, &target)?;
-    write_state(tx.inbox_state, inbox, &state)?;
+    write_mailbox(&tx.mailboxes, inbox, &target);
+    write_state(&tx.inbox_state, inbox, &state);
     Ok((target.uidvalidity, pairs))
 }
 
-fn move_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> TxResult<(u32, Vec<(u32, u32)>)> {
+fn move_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) -> Result<(u32, Vec<(u32, u32)>)> {
     let (uidvalidity, pairs) = copy_records(tx, inbox, from, uids, to)?;
     let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
     remove_messages(tx, inbox, from, &moved, false)?;
@@ -366,41 +384,40 @@ fn move_records(tx: &MailTx<'_>, inbox: Uuid, from: u32, uids: &[u32], to: u32) 
 
 /// Removes messages by UID, logging each as expunged; with `only_deleted`, a
 /// message that lost its \Deleted flag meanwhile stays.
-fn remove_messages(tx: &MailTx<'_>, inbox: Uuid, mailbox: u32, uids: &[u32], only_deleted: bool) -> TxResult<Vec<u32>> {
+fn remove_messages(tx: &MailTx<'_>, inbox: Uuid, mailbox: u32, uids: &[u32], only_deleted: bool) -> Result<Vec<u32>> {
     let mut removed = Vec::with_capacity(uids.len());
     if uids.is_empty() {
         return Ok(removed);
     }
-    let mut state = read_state(tx.inbox_state, inbox)?;
-    let mut mb = read_mailbox(tx.mailboxes, inbox, mailbox)?;
+    let mut state = read_state(&tx.inbox_state, inbox)?;
+    let mut mb = read_mailbox(&tx.mailboxes, inbox, mailbox)?;
     for &uid in uids {
         let k = message_key(inbox, mailbox, uid);
         let Some(v) = tx.messages.get(&k)? else { continue };
-        let record: MessageRecord = decode(&v).map_err(Abort::Abort)?;
+        let record: MessageRecord = decode(&v)?;
         if only_deleted && !record.flags.has(flag::DELETED) {
             continue;
         }
-        tx.messages.remove(k)?;
+        tx.messages.remove(k);
         count_in(&mut mb, &record, -1);
-        mb.highest_modseq = log_change(&mut state, tx.changes, inbox, mailbox, uid, ChangeKind::Expunged)?;
-        drop_blob_ref(tx.blob_refs, tx.blobs, tx.summaries, &record.blob)?;
+        mb.highest_modseq = log_change(&mut state, &tx.changes, inbox, mailbox, uid, ChangeKind::Expunged);
+        drop_blob_ref(&tx.blob_refs, &tx.blobs, &tx.summaries, &record.blob)?;
         removed.push(uid);
     }
-    write_mailbox(tx.mailboxes, inbox, &mb)?;
-    write_state(tx.inbox_state, inbox, &state)?;
+    write_mailbox(&tx.mailboxes, inbox, &mb);
+    write_state(&tx.inbox_state, inbox, &state);
     Ok(removed)
 }
 
-fn read_mailbox(mailboxes: &TransactionalTree, inbox: Uuid, id: u32) -> TxResult<Mailbox> {
+fn read_mailbox(mailboxes: &Staged<'_>, inbox: Uuid, id: u32) -> Result<Mailbox> {
     match mailboxes.get(key(&[inbox.as_bytes(), &id.to_be_bytes()]))? {
-        Some(v) => decode(&v).map_err(Abort::Abort),
-        None => Err(Abort::Abort(StoreError::NotFound)),
+        Some(v) => decode(&v),
+        None => Err(StoreError::NotFound),
     }
 }
 
-fn write_mailbox(mailboxes: &TransactionalTree, inbox: Uuid, mailbox: &Mailbox) -> TxResult<()> {
-    mailboxes.insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(mailbox))?;
-    Ok(())
+fn write_mailbox(mailboxes: &Staged<'_>, inbox: Uuid, mailbox: &Mailbox) {
+    mailboxes.insert(key(&[inbox.as_bytes(), &mailbox.id.to_be_bytes()]), encode(mailbox));
 }
 
 /// Adds (`sign` 1) or removes (`sign` -1) a message from the mailbox counters.
@@ -437,41 +454,36 @@ fn apply_flags(current: &Flags, op: FlagOp, change: &Flags) -> Flags {
     out
 }
 
-fn add_blob_refs(tx: &MailTx<'_>, blob: &Blob, count: u64) -> TxResult<()> {
-    if bump_refs(tx.blob_refs, &blob.hash, count)? == count {
+fn add_blob_refs(tx: &MailTx<'_>, blob: &Blob, count: u64) -> Result<()> {
+    if bump_refs(&tx.blob_refs, &blob.hash, count)? == count {
         // First reference: the bytes are new (or were just released).
-        tx.blobs.insert(&blob.hash[..], blob.raw.clone())?;
-        tx.summaries.insert(&blob.hash[..], blob.summary.clone())?;
+        tx.blobs.insert(&blob.hash[..], blob.raw.clone());
+        tx.summaries.insert(&blob.hash[..], blob.summary.clone());
     }
     Ok(())
 }
 
 /// Adds `count` references; returns the new count.
-fn bump_refs(refs: &TransactionalTree, blob: &[u8; 32], count: u64) -> TxResult<u64> {
+fn bump_refs(refs: &Staged<'_>, blob: &[u8; 32], count: u64) -> Result<u64> {
     let now = match refs.get(blob)? {
-        Some(v) => u64_from(&v).map_err(Abort::Abort)? + count,
+        Some(v) => u64_from(&v)? + count,
         None => count,
     };
-    refs.insert(&blob[..], &now.to_be_bytes())?;
+    refs.insert(&blob[..], &now.to_be_bytes());
     Ok(now)
 }
 
-fn drop_blob_ref(
-    refs: &TransactionalTree,
-    blobs: &TransactionalTree,
-    summaries: &TransactionalTree,
-    blob: &[u8; 32],
-) -> TxResult<()> {
+fn drop_blob_ref(refs: &Staged<'_>, blobs: &Staged<'_>, summaries: &Staged<'_>, blob: &[u8; 32]) -> Result<()> {
     let left = match refs.get(blob)? {
-        Some(v) => u64_from(&v).map_err(Abort::Abort)?.saturating_sub(1),
+        Some(v) => u64_from(&v)?.saturating_sub(1),
         None => 0,
     };
     if left == 0 {
-        refs.remove(&blob[..])?;
-        blobs.remove(&blob[..])?;
-        summaries.remove(&blob[..])?;
+        refs.remove(&blob[..]);
+        blobs.remove(&blob[..]);
+        summaries.remove(&blob[..]);
     } else {
-        refs.insert(&blob[..], &left.to_be_bytes())?;
+        refs.insert(&blob[..], &left.to_be_bytes());
     }
     Ok(())
 }
@@ -586,6 +598,51 @@ mod tests {
             s.raw_message(&rec.blob).unwrap().is_none(),
             "last reference frees the blob"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_cut_short_after_its_journal_lands_at_the_next_open() {
+        let dir = std::env::temp_dir().join(format!("mailroom-journal-{}", Uuid::new_v4()));
+        let raw = b"Subject: second\r\n\r\nbody\r\n";
+        let (inbox, mailbox) = {
+            let s = Store::open(&dir, 4).unwrap();
+            let a = make_inbox(&s, "erin");
+            let mb = s.mailbox_by_name(a.id, "INBOX").unwrap().unwrap();
+            s.deliver(msg(b"first\r\n"), &[(a.id, mb.id, Flags::default())])
+                .await
+                .unwrap();
+            // A delivery staged and journaled, then the process "dies" before applying it.
+            let trees = &s.inner.writer_trees;
+            let _writer = trees.lock.lock();
+            let mut batch = super::super::batch::Batch::default();
+            let blob = Blob {
+                hash: Sha256::digest(raw).into(),
+                raw: sled::IVec::from(&raw[..]),
+                summary: sled::IVec::from(&b"s"[..]),
+            };
+            let targets = [(a.id, mb.id, Flags::default())];
+            batch
+                .run(trees, |tx| insert_message(tx, &blob, Uuid::now_v7(), 2, &targets))
+                .unwrap();
+            batch.journal_only(trees).unwrap();
+            assert!(s.message(a.id, mb.id, 2).unwrap().is_none(), "not applied yet");
+            s.flush_blocking().unwrap();
+            (a.id, mb.id)
+        };
+        let s = Store::open(&dir, 4).unwrap();
+        let record = s.message(inbox, mailbox, 2).unwrap().expect("replayed at open");
+        assert_eq!(&*s.raw_message(&record.blob).unwrap().unwrap(), raw);
+        let mb = s.mailbox(inbox, mailbox).unwrap().unwrap();
+        assert_eq!((mb.messages, mb.uidnext), (2, 3));
+        assert_eq!(s.changes_since(inbox, 0).unwrap().last().map(|(_, c)| c.uid), Some(2));
+        // Replayed once: the next write goes on from there.
+        let next = s
+            .deliver(msg(b"third\r\n"), &[(inbox, mailbox, Flags::default())])
+            .await
+            .unwrap();
+        assert_eq!(next[0].uid, 3);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

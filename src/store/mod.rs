@@ -2,10 +2,12 @@
 //!
 //! The rest of the program sees domain operations (create an inbox, deliver a
 //! message, change flags ...) on [`Store`]; no sled type crosses this boundary, so a
-//! second backend can replace it. Multi-key changes are one sled transaction.
-//! Durable answers await [`Store::durable`], which shares one flush among all
-//! concurrent writers (group commit).
+//! second backend can replace it. Mail writes (messages, mailboxes, flags) are
+//! batched by one writer and applied through a journal (writer.rs, batch.rs);
+//! other multi-key changes are one sled transaction. Durable answers await a
+//! flush shared among all concurrent writers (group commit).
 
+mod batch;
 mod codec;
 mod durability;
 mod identity;
@@ -26,11 +28,12 @@ pub use model::*;
 pub use page::Page;
 pub use queue::{DkimKeyRecord, DsnJob, QueueEntry, QueueRecipient, QueuedMessage, RecipientStatus};
 
+use batch::MailTrees;
 use durability::GroupCommit;
 use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
-use writer::{MailTrees, Writer};
+use writer::Writer;
 
 /// The layout version of the store on disk; a newer store is refused.
 const SCHEMA_VERSION: u32 = 1;
@@ -164,14 +167,22 @@ impl Store {
         check_schema(&trees.meta, dir)?;
         let commit = GroupCommit::new(db.clone());
         let writer_trees = MailTrees {
-            messages: trees.messages.clone(),
-            mailboxes: trees.mailboxes.clone(),
-            inbox_state: trees.inbox_state.clone(),
-            changes: trees.changes.clone(),
-            blob_refs: trees.blob_refs.clone(),
             blobs: trees.blobs.clone(),
             summaries: trees.summaries.clone(),
+            blob_refs: trees.blob_refs.clone(),
+            messages: trees.messages.clone(),
+            mailboxes: trees.mailboxes.clone(),
+            mailbox_names: trees.mailbox_names.clone(),
+            inbox_state: trees.inbox_state.clone(),
+            changes: trees.changes.clone(),
+            meta: trees.meta.clone(),
+            lock: Arc::default(),
         };
+        // A batch cut short by a crash lands now, before anything reads the trees.
+        if batch::replay(&writer_trees)? {
+            db.flush()?;
+            tracing::warn!("store: applied a mail batch interrupted by a crash");
+        }
         let writer = Writer::start(db.clone(), writer_trees.clone())?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -220,7 +231,7 @@ impl Store {
         self.inner.commit.flushes() + writer
     }
 
-    /// Mail writes applied so far, and the batches (sled transactions) they took.
+    /// Mail writes applied so far, and the batches they took.
     pub fn write_counts(&self) -> (u64, u64) {
         let counts = self.inner.writer.counts();
         let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);

@@ -1,58 +1,30 @@
-//! Batched mail writes. sled runs every transaction under one global lock and, at
-//! each commit and each flush, seals its log buffer: a disk write and a wake-up of
-//! all its I/O threads. Writes that arrive together (deliveries, flag changes,
-//! expunges, copies from many sessions) therefore go to one writer thread, which
-//! applies every write waiting at the time in a single transaction and, when one of
+//! Batched mail writes. Writes that arrive together (deliveries, flag changes,
+//! expunges, copies from many sessions) go to one writer thread, which stages
+//! every write waiting at the time in one [`Batch`], applies it, and, when one of
 //! them must be durable, flushes once for the whole batch before answering those.
 //! Writes that need not be durable (flags, expunges) are answered as soon as the
-//! batch commits, without waiting for the flush. While it flushes, the next batch
-//! gathers. Each write is a closure over [`MailTx`];
-//! later writes in a batch see the earlier ones, so the outcome is the same as
-//! running them one after another.
+//! batch is applied, without waiting for the flush. While it flushes, the next
+//! batch gathers. Each write is a closure over [`MailTx`]; later writes in a batch
+//! see the earlier ones, so the outcome is the same as running them one after
+//! another.
 
+use super::batch::{Batch, MailTrees, MailTx};
 use super::io_threads::{SLED_IO_THREADS, yield_sled_io_threads};
 use super::{Result, StoreError};
 use parking_lot::Mutex;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError as Abort, TransactionError, TransactionalTree};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
-pub(super) type TxResult<T> = std::result::Result<T, Abort<StoreError>>;
-
-/// Writes applied in one transaction at most; the rest wait for the next one.
+/// Writes applied in one batch at most; the rest wait for the next one.
 const MAX_BATCH: usize = 256;
-/// A batch smaller than this waits up to `GATHER` for more writes: each sled commit
+/// A batch smaller than this waits up to `GATHER` for more writes: each batch
 /// costs about as much CPU as a hundred microseconds of waiting. (Measured with
 /// bench_imap: 300 µs made ten closed-loop sessions wait more than they saved.)
 const GATHER_BELOW: usize = 8;
 const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
 
-/// The trees a mail write may touch, inside one transaction.
-pub(super) struct MailTx<'a> {
-    pub messages: &'a TransactionalTree,
-    pub mailboxes: &'a TransactionalTree,
-    pub inbox_state: &'a TransactionalTree,
-    pub changes: &'a TransactionalTree,
-    pub blob_refs: &'a TransactionalTree,
-    pub blobs: &'a TransactionalTree,
-    pub summaries: &'a TransactionalTree,
-}
-
-/// The same trees outside a transaction, in [`MailTx`] order.
-#[derive(Clone)]
-pub(super) struct MailTrees {
-    pub messages: sled::Tree,
-    pub mailboxes: sled::Tree,
-    pub inbox_state: sled::Tree,
-    pub changes: sled::Tree,
-    pub blob_refs: sled::Tree,
-    pub blobs: sled::Tree,
-    pub summaries: sled::Tree,
-}
-
-type Job = Box<dyn Fn(&MailTx<'_>) -> TxResult<()> + Send>;
+type Job = Box<dyn FnOnce(&MailTx<'_>) -> Result<()> + Send>;
 
 struct Pending {
     job: Job,
@@ -78,7 +50,7 @@ pub struct Counts {
 
 impl Writer {
     /// Starts the writer thread; it ends when the writer is dropped.
-    pub fn start(db: sled::Db, trees: MailTrees) -> Result<Writer> {
+    pub(super) fn start(db: sled::Db, trees: MailTrees) -> Result<Writer> {
         let (queue, jobs) = mpsc::channel();
         let counts = Arc::new(Counts::default());
         let kept = counts.clone();
@@ -97,14 +69,14 @@ impl Writer {
         &self.counts
     }
 
-    /// Runs `op` in the next batch and returns its result once committed and,
+    /// Runs `op` in the next batch and returns its result once applied and,
     /// when `durable`, flushed to disk.
     pub async fn write<T, F>(&self, durable: bool, op: F) -> Result<T>
     where
         T: Send + 'static,
-        F: Fn(&MailTx<'_>) -> TxResult<T> + Send + 'static,
+        F: FnOnce(&MailTx<'_>) -> Result<T> + Send + 'static,
     {
-        // sled may run a transaction more than once; the last run's value stands.
+        // The value waits here until the batch is applied (and flushed).
         let slot = Arc::new(Mutex::new(None));
         let out = slot.clone();
         let job: Job = Box::new(move |tx| {
@@ -131,36 +103,18 @@ impl Drop for Writer {
     }
 }
 
-/// Runs `op` in its own transaction on the calling thread, for the rare writes
-/// made from synchronous code (renaming INBOX).
-pub(super) fn write_now<T>(trees: &MailTrees, op: impl Fn(&MailTx<'_>) -> TxResult<T>) -> Result<T> {
-    let t = trees;
-    let result = (
-        &t.messages,
-        &t.mailboxes,
-        &t.inbox_state,
-        &t.changes,
-        &t.blob_refs,
-        &t.blobs,
-        &t.summaries,
-    )
-        .transaction(
-            |(messages, mailboxes, inbox_state, changes, blob_refs, blobs, summaries)| {
-                op(&MailTx {
-                    messages,
-                    mailboxes,
-                    inbox_state,
-                    changes,
-                    blob_refs,
-                    blobs,
-                    summaries,
-                })
-            },
-        );
-    result.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => StoreError::Io(e),
-    })
+/// Runs `op` alone on the calling thread, for the rare writes made from
+/// synchronous code (mailbox create, rename, delete; claiming \Recent). It waits
+/// for the writer thread's batch in progress, if any.
+pub(super) fn write_now<T, E: From<StoreError>>(
+    trees: &MailTrees,
+    op: impl FnOnce(&MailTx<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let _writer = trees.lock.lock();
+    let mut batch = Batch::default();
+    let value = batch.run(trees, op)?;
+    batch.apply(trees)?;
+    Ok(value)
 }
 
 fn serve(db: &sled::Db, trees: &MailTrees, jobs: &mpsc::Receiver<Pending>, counts: &Counts) {
@@ -182,20 +136,26 @@ fn serve(db: &sled::Db, trees: &MailTrees, jobs: &mpsc::Receiver<Pending>, count
         }
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let all = write_now(trees, |tx| batch.iter().try_for_each(|p| (p.job)(tx)));
-        let results: Vec<Result<()>> = match all {
-            Ok(()) => batch.iter().map(|_| Ok(())).collect(),
-            Err(e) if batch.len() == 1 => vec![Err(e)],
-            // One write failed and took the batch with it: give each its own
-            // transaction so only the failing one gets its error.
-            Err(_) => batch.iter().map(|p| write_now(trees, |tx| (p.job)(tx))).collect(),
+        let mut answers = Vec::with_capacity(batch.len());
+        let applied = {
+            let _writer = trees.lock.lock();
+            let mut staged = Batch::default();
+            for p in batch {
+                let result = staged.run(trees, p.job);
+                answers.push((p.durable, p.done, result));
+            }
+            staged.apply(trees)
         };
-        let mut to_flush = Vec::with_capacity(batch.len());
-        for (p, result) in batch.into_iter().zip(results) {
-            if p.durable {
-                to_flush.push((p, result));
+        let mut to_flush = Vec::with_capacity(answers.len());
+        for (durable, done, result) in answers {
+            let result = match &applied {
+                Err(e) => result.and(Err(StoreError::Corrupt(format!("writing a batch failed: {e}")))),
+                Ok(()) => result,
+            };
+            if durable {
+                to_flush.push((done, result));
             } else {
-                let _ = p.done.send(result);
+                let _ = done.send(result);
             }
         }
         if to_flush.is_empty() {
@@ -206,12 +166,12 @@ fn serve(db: &sled::Db, trees: &MailTrees, jobs: &mpsc::Receiver<Pending>, count
         if yielded < SLED_IO_THREADS {
             yielded = yield_sled_io_threads();
         }
-        for (p, result) in to_flush {
+        for (done, result) in to_flush {
             let result = match &flushed {
                 Err(e) => result.and(Err(StoreError::Corrupt(format!("flush failed: {e}")))),
                 Ok(_) => result,
             };
-            let _ = p.done.send(result);
+            let _ = done.send(result);
         }
     }
 }
@@ -238,14 +198,14 @@ mod tests {
                     .writer
                     .write(n % 2 == 0, move |tx| {
                         if n == 7 {
-                            return Err(Abort::Abort(StoreError::NotFound));
+                            return Err(StoreError::NotFound);
                         }
                         // A counter every write bumps: lost updates would show.
                         let now = match tx.inbox_state.get(b"counter")? {
                             Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])) + 1,
                             None => 1,
                         };
-                        tx.inbox_state.insert(&b"counter"[..], &now.to_be_bytes())?;
+                        tx.inbox_state.insert(b"counter", &now.to_be_bytes());
                         Ok(n)
                     })
                     .await
