@@ -321,6 +321,14 @@ const LIMITS: [(&str, &str); 3] = [
     ("store", "cache_mb = 64"),
 ];
 
+/// 10 and 50 clients, or the counts in `MAILROOM_BENCH_CLIENTS` ("50", "10,50").
+fn client_counts() -> Vec<usize> {
+    std::env::var("MAILROOM_BENCH_CLIENTS")
+        .ok()
+        .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 50])
+}
+
 fn main() {
     let bin = binary();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -360,7 +368,7 @@ fn main() {
             INBOXES * PRELOAD,
             t.elapsed()
         );
-        for clients in [10, 50] {
+        for clients in client_counts() {
             let run = mix(&server, &users, clients, true, true).await;
             println!("mix, login per pass, {clients} clients: {run}");
             let run = mix(&server, &users, clients, false, true).await;
