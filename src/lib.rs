@@ -4,6 +4,7 @@
 //! See DESIGN.md for the layers: the front ends (`api`, `smtp`, `imap`) use
 //! `delivery`, `auth`, `mail`, `events` and `store`, and never each other.
 
+mod alloc;
 pub mod api;
 pub mod auth;
 pub mod config;

@@ -6,12 +6,6 @@ use mailroom::delivery::outbound::admin::Ask;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's malloc: sessions, the store writer and sled's
-/// threads free each other's allocations all the time, and glibc's per-arena locks
-/// made those frees wait on each other (seen as lock waits in perf under bench_imap).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "mailroom",
@@ -68,7 +62,6 @@ enum QueueCommand {
 }
 
 fn main() -> ExitCode {
-    limit_allocator_fragmentation();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -193,16 +186,3 @@ async fn wait_for_stop_signal() {
         }
     }
 }
-
-/// mimalloc asks for transparent huge pages for its arenas; a 2 MiB page for a
-/// few KiB of live data would make an idle server's RSS four times what it holds.
-#[cfg(target_os = "linux")]
-fn limit_allocator_fragmentation() {
-    // SAFETY: prctl with PR_SET_THP_DISABLE only sets a flag on this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn limit_allocator_fragmentation() {}

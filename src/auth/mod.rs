@@ -135,6 +135,7 @@ impl Auth {
             tokio::time::sleep(ARGON2_MEMORY_KEPT).await;
             if runs.load(Ordering::SeqCst) == this_run {
                 memory.lock().clear();
+                crate::alloc::return_free_memory();
             }
         });
     }
