@@ -336,8 +336,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // RSS first, on a server of its own: argon2 hashing while provisioning leaves
-    // glibc arenas full of freed memory that would hide what connections cost.
+    // RSS first, on a server of its own, so that what the mix stored and cached
+    // does not count as what idle connections cost.
     {
         let server = start(
             &bin,

@@ -1,8 +1,8 @@
 //! Inbox passwords: argon2id at rest, random when the caller gives none.
 //!
 //! argon2 runs in working memory the caller keeps between runs ([`Memory`]): a fresh
-//! `argon2_memory_kib` allocation per run comes from mmap (main.rs tunes glibc so),
-//! and faulting in and zeroing 19 MiB costs about as much as the hash itself.
+//! `argon2_memory_kib` allocation per run comes fresh from the system, and faulting
+//! in and zeroing 19 MiB costs about as much as the hash itself.
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
