@@ -1,6 +1,6 @@
 //! Extensions over a raw TLS connection: CONDSTORE/QRESYNC, LIST-EXTENDED with
 //! SPECIAL-USE and LIST-STATUS, ESEARCH, NAMESPACE, ID, ENABLE IMAP4rev2, SORT,
-//! THREAD, UNSELECT, BINARY, STATUS=SIZE.
+//! THREAD, UNSELECT, BINARY, STATUS=SIZE, COMPRESS=DEFLATE.
 
 mod common;
 mod imap_support;
@@ -132,4 +132,134 @@ fn binary_and_rev2() {
     assert!(!r.contains("RECENT"), "{r}");
     let r = raw.cmd("se", "SEARCH ALL");
     assert!(r.starts_with("* ESEARCH (TAG \"se\") ALL 1\r\n"), "{r}");
+}
+
+/// COMPRESS=DEFLATE (RFC 4978) with Python's zlib doing the deflating: imaplib
+/// over a deflated TLS connection, pipelined compressed bytes right behind the
+/// command, a second COMPRESS, COMPRESS before login, and a compressed bomb.
+#[test]
+fn compress_deflate_with_zlib() {
+    let t = Imap::start();
+    let out = t.py(r#"
+import zlib
+imaplib.Commands["COMPRESS"] = ("AUTH", "SELECTED")
+
+class Deflated:
+    """Routes an imaplib connection through zlib raw DEFLATE both ways."""
+    def __init__(self, c):
+        self.c, self.buf = c, b""
+        self.z_in = zlib.decompressobj(-15)
+        self.z_out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        c.read, c.readline, c.send = self.read, self.readline, self.send
+    def fill(self):
+        data = self.c.sock.recv(65536)
+        if not data:
+            raise EOFError("server closed")
+        self.buf += self.z_in.decompress(data)
+    def read(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+    def readline(self):
+        while b"\n" not in self.buf:
+            self.fill()
+        i = self.buf.index(b"\n") + 1
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+    def send(self, data):
+        self.c.sock.sendall(self.z_out.compress(data) + self.z_out.flush(zlib.Z_SYNC_FLUSH))
+
+c = tls()
+print("CAPS", b"COMPRESS=DEFLATE" in ok(c.capability())[0].split())
+typ, data = c._simple_command("COMPRESS", "DEFLATE")
+print("COMPRESS", typ, data)
+Deflated(c)
+ok(c.select("INBOX"))
+body = "".join("line %d of a long message, some words to deflate\r\n" % i for i in range(6000))
+msg = ("From: a@example.org\r\nSubject: big\r\n\r\n" + body).encode()
+ok(c.append("INBOX", None, None, msg))
+ok(c.noop())
+typ, data = c.fetch("1", "(BODY.PEEK[])")
+print("FETCHED", typ, data[0][1] == msg, len(msg))
+typ, data = c.search(None, "BODY", '"line 5999"')
+print("SEARCH", typ, data)
+typ, data = c._simple_command("COMPRESS", "DEFLATE")
+print("AGAIN", typ, data)
+c.logout()
+
+# Raw: a command pipelined, compressed, in the same write as COMPRESS itself.
+raw = CTX.wrap_socket(socket.create_connection((HOST, TLS_PORT), timeout=20))
+f = raw.makefile("rb", buffering=0)
+def plain_line():
+    line = b""
+    while not line.endswith(b"\n"):
+        line += f.read(1)
+    return line
+plain_line()
+raw.sendall(b"p COMPRESS DEFLATE\r\n")
+print("PREAUTH", plain_line())
+raw.sendall(b'l LOGIN "%s" "%s"\r\n' % (USER.encode(), PASSWORD.encode()))
+while not plain_line().startswith(b"l "):
+    pass
+z_out = zlib.compressobj(6, zlib.DEFLATED, -15)
+z_in = zlib.decompressobj(-15)
+raw.sendall(b"c COMPRESS DEFLATE\r\n" + z_out.compress(b"n NOOP\r\n") + z_out.flush(zlib.Z_SYNC_FLUSH))
+print("RAW", plain_line())
+got = b""
+def until(tag):
+    global got
+    while tag not in got:
+        data = raw.recv(65536)
+        if not data:
+            raise EOFError(got)
+        got += z_in.decompress(data)
+    line = got[got.index(tag):].split(b"\r\n")[0]
+    got = b""
+    return line
+print("PIPELINED", until(b"n OK"))
+# A megabyte line that deflates to about a kilobyte: refused as too long, and
+# the connection goes on.
+bomb = b"x " + b"a" * (1 << 20) + b"\r\n"
+raw.sendall(z_out.compress(bomb) + z_out.flush(zlib.Z_SYNC_FLUSH))
+print("BOMB", until(b"* BAD"))
+raw.sendall(z_out.compress(b"m NOOP\r\n") + z_out.flush(zlib.Z_SYNC_FLUSH))
+print("AFTER", until(b"m OK"))
+# IDLE under compression: another session's APPEND arrives as EXISTS.
+def send(line):
+    raw.sendall(z_out.compress(line) + z_out.flush(zlib.Z_SYNC_FLUSH))
+send(b"s SELECT INBOX\r\n")
+until(b"s OK")
+send(b"i IDLE\r\n")
+print("IDLE", until(b"+ "))
+other = tls()
+ok(other.append("INBOX", None, None, b"Subject: during idle\r\n\r\nhi\r\n"))
+other.logout()
+print("PUSHED", until(b"* 2 EXISTS"))
+send(b"DONE\r\n")
+print("DONE", until(b"i OK"))
+# Garbage where DEFLATE should be: the server closes the connection.
+raw.sendall(b"\xff" * 64)
+try:
+    print("GARBAGE", raw.recv(100))
+except OSError as e:
+    print("GARBAGE", "reset")
+"#);
+    assert!(out.contains("PREAUTH b'p BAD"), "{out}");
+    assert!(out.contains("CAPS True"), "{out}");
+    assert!(out.contains("COMPRESS OK [b'DEFLATE active']"), "{out}");
+    assert!(out.contains("FETCHED OK True"), "{out}");
+    assert!(out.contains("SEARCH OK [b'1']"), "{out}");
+    assert!(
+        out.contains("AGAIN NO [b'[COMPRESSIONACTIVE] DEFLATE is already active']"),
+        "{out}"
+    );
+    assert!(out.contains("RAW b'c OK DEFLATE active\\r\\n'"), "{out}");
+    assert!(out.contains("PIPELINED b'n OK"), "{out}");
+    assert!(out.contains("BOMB b'* BAD [TOOBIG]"), "{out}");
+    assert!(out.contains("AFTER b'm OK"), "{out}");
+    assert!(out.contains("IDLE b'+ "), "{out}");
+    assert!(out.contains("PUSHED b'* 2 EXISTS'"), "{out}");
+    assert!(out.contains("DONE b'i OK"), "{out}");
+    assert!(out.contains("GARBAGE b''") || out.contains("GARBAGE reset"), "{out}");
 }

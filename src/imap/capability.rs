@@ -3,6 +3,7 @@
 use super::session::{Session, State};
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::core::{Atom, Vec1};
+use imap_codec::imap_types::extensions::compress::CompressionAlgorithm;
 use imap_codec::imap_types::extensions::sort::SortAlgorithm;
 use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
 use imap_codec::imap_types::response::{Capability, Code};
@@ -42,6 +43,7 @@ pub const KNOWN_COMMANDS: &[&str] = &[
     "UNSELECT",
     "SORT",
     "THREAD",
+    "COMPRESS",
 ];
 
 fn other(name: impl Into<String>) -> Capability<'static> {
@@ -89,6 +91,9 @@ pub fn capabilities(session: &Session) -> Vec1<Capability<'static>> {
         Capability::Sort(None),                                 // RFC 5256
         Capability::Thread(ThreadingAlgorithm::References),     // RFC 5256
         Capability::Thread(ThreadingAlgorithm::OrderedSubject), // RFC 5256
+        Capability::Compress {
+            algorithm: CompressionAlgorithm::Deflate,
+        }, // RFC 4978
     ]);
     caps.push(Capability::Sort(Some(SortAlgorithm::Display))); // RFC 5957
     caps.push(other(format!("APPENDLIMIT={}", session.append_limit()))); // RFC 7889

@@ -107,6 +107,14 @@ impl Framer {
         *self = Framer::new();
     }
 
+    /// Takes the bytes received after the last complete message (COMPRESS: they
+    /// were sent compressed) and starts afresh.
+    pub fn take_unread(&mut self) -> Vec<u8> {
+        let unread = self.input.split_off(self.head.min(self.input.len()));
+        *self = Framer::new();
+        unread
+    }
+
     /// Releases large buffers while nothing is pending, so idle sessions stay small.
     pub fn shrink(&mut self) {
         if !self.has_input() {

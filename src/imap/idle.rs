@@ -49,7 +49,7 @@ impl Session {
                 return Err(Close);
             };
             tokio::select! {
-                read = self.stream.read_into(self.framer.input_mut()) => {
+                read = super::compress::read_input(&mut self.stream, &mut self.deflate, self.framer.input_mut()) => {
                     match read {
                         Ok(0) | Err(_) => return Err(Close),
                         Ok(_) => {}

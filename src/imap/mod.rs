@@ -4,6 +4,7 @@
 
 mod append;
 mod capability;
+mod compress;
 mod copy_move;
 mod enable;
 mod expunge;

@@ -2,6 +2,7 @@
 //! authenticated, authenticated, selected, logout), the read/dispatch loop, limits
 //! and timeouts. Each command group lives in its own file as `impl Session` blocks.
 
+use super::compress::{Deflate, read_input, write_output};
 use super::framing::{Frame, Framer, MAX_LINE};
 use super::login::UserSlot;
 use super::response::{Out, code};
@@ -76,6 +77,8 @@ pub struct Session {
     pub bad_commands: u32,
     /// Whether this listener offers STARTTLS (plain port).
     pub starttls_offered: bool,
+    /// Set once COMPRESS DEFLATE is on.
+    pub deflate: Option<Box<Deflate>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -95,6 +98,7 @@ impl Session {
             enabled: Enabled::default(),
             bad_commands: 0,
             starttls_offered,
+            deflate: None,
             shutdown,
         }
     }
@@ -172,7 +176,7 @@ impl Session {
         loop {
             let signal = self.user.as_mut().map(|u| &mut u.signal);
             tokio::select! {
-                read = self.stream.read_into(self.framer.input_mut()) => {
+                read = read_input(&mut self.stream, &mut self.deflate, self.framer.input_mut()) => {
                     return match read {
                         Ok(0) | Err(_) => Err(Close),
                         Ok(_) => Ok(()),
@@ -274,7 +278,7 @@ impl Session {
         if self.out.buf.is_empty() {
             return Ok(());
         }
-        let result = self.stream.write_all(&self.out.buf).await;
+        let result = write_output(&mut self.stream, &mut self.deflate, &self.out.buf).await;
         self.out.buf.clear();
         if self.out.buf.capacity() > 16 * 1024 {
             self.out.buf = Vec::new();
@@ -347,6 +351,7 @@ impl Session {
             | Append { .. }
             | Enable { .. }
             | Namespace
+            | Compress { .. }
             | Idle => matches!(self.state, State::Authenticated | State::Selected),
             Check
             | Close
@@ -402,6 +407,7 @@ impl Session {
             Id { .. } => self.cmd_id(tag),
             Enable { capabilities } => self.cmd_enable(tag, capabilities.as_ref()),
             Namespace => self.cmd_namespace(tag),
+            Compress { algorithm } => return self.cmd_compress(tag, algorithm).await,
             Select { mailbox, parameters } => return self.cmd_select(tag, &mailbox, false, parameters).await,
             Examine { mailbox, parameters } => return self.cmd_select(tag, &mailbox, true, parameters).await,
             Create { mailbox } => self.cmd_create(tag, &mailbox),
