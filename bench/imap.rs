@@ -296,22 +296,53 @@ async fn preload(server: &Server, users: &[(String, String)]) {
     }
 }
 
-async fn idle_rss(server: &Server, users: &[(String, String)], connections: usize) -> (u64, u64) {
+/// How idle connections are held while RSS is read.
+#[derive(Clone, Copy, PartialEq)]
+enum Idle {
+    Plain,
+    /// COMPRESS=DEFLATE on and one deflated NOOP sent (its answer needs the
+    /// server's compressor); read at once and after the server lets it go.
+    Compressed,
+}
+
+/// RSS before `connections` idle logged-in sessions and after (for `Compressed`,
+/// also once the compressors have been released).
+async fn idle_rss(server: &Server, users: &[(String, String)], connections: usize, idle: Idle) -> Vec<u64> {
     let pid = server.pid();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = rss_kib(pid);
+    let mut readings = vec![rss_kib(pid)];
     let tls = tokio_rustls::TlsConnector::from(tls_config());
     let mut open = Vec::with_capacity(connections);
     for n in 0..connections {
         let (user, pass_) = &users[n % users.len()];
         let mut c = Client::connect(server.addr("imaps"), &tls).await.expect("connect");
         c.cmd(&format!("LOGIN {user} {pass_}"), None).await.expect("login");
+        if idle == Idle::Compressed {
+            // The OK is the last thing the server sends uncompressed; the answer
+            // to the NOOP stays unread in the socket.
+            c.cmd("COMPRESS DEFLATE", None).await.expect("compress");
+            c.io.get_mut().write_all(&deflated(b"n NOOP\r\n")).await.expect("noop");
+        }
         open.push(c);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    readings.push(rss_kib(pid));
+    if idle == Idle::Compressed {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        readings.push(rss_kib(pid));
+    }
     drop(open);
-    (before, after)
+    readings
+}
+
+/// `plain` as raw DEFLATE, sync-flushed.
+fn deflated(plain: &[u8]) -> Vec<u8> {
+    let mut deflater = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut out = Vec::with_capacity(plain.len() + 64);
+    deflater
+        .compress_vec(plain, &mut out, flate2::FlushCompress::Sync)
+        .expect("deflate");
+    out
 }
 
 /// Room for the benchmark's connections and no API rate limit.
@@ -351,10 +382,22 @@ fn main() {
         );
         let users = provision(server.addr("api"), INBOXES);
         runtime.block_on(async {
-            let (before, after) = idle_rss(&server, &users, 1000).await;
+            let per = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1000.0;
+            let r = idle_rss(&server, &users, 1000, Idle::Plain).await;
             println!(
-                "idle logged-in TLS connections: 1000; server VmRSS {before} KiB -> {after} KiB = {:.1} KiB per connection",
-                (after.saturating_sub(before)) as f64 / 1000.0
+                "idle logged-in TLS connections: 1000; server VmRSS {} KiB -> {} KiB = {:.1} KiB per connection",
+                r[0],
+                r[1],
+                per(r[0], r[1])
+            );
+            let r = idle_rss(&server, &users, 1000, Idle::Compressed).await;
+            println!(
+                "idle TLS connections with COMPRESS=DEFLATE after one command: 1000; server VmRSS {} KiB -> {} KiB = {:.1} KiB per connection; {} KiB = {:.1} KiB per connection once quiet for 3 s",
+                r[0],
+                r[1],
+                per(r[0], r[1]),
+                r[2],
+                per(r[0], r[2])
             );
         });
     }

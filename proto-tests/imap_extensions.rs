@@ -225,13 +225,18 @@ raw.sendall(z_out.compress(bomb) + z_out.flush(zlib.Z_SYNC_FLUSH))
 print("BOMB", until(b"* BAD"))
 raw.sendall(z_out.compress(b"m NOOP\r\n") + z_out.flush(zlib.Z_SYNC_FLUSH))
 print("AFTER", until(b"m OK"))
-# IDLE under compression: another session's APPEND arrives as EXISTS.
 def send(line):
     raw.sendall(z_out.compress(line) + z_out.flush(zlib.Z_SYNC_FLUSH))
+# Quiet for longer than the server keeps its compressor: the stream carries on.
+time.sleep(2.5)
+send(b"r NOOP\r\n")
+print("RESTED", until(b"r OK"))
+# IDLE under compression (quiet again first): another session's APPEND arrives as EXISTS.
 send(b"s SELECT INBOX\r\n")
 until(b"s OK")
 send(b"i IDLE\r\n")
 print("IDLE", until(b"+ "))
+time.sleep(2.5)
 other = tls()
 ok(other.append("INBOX", None, None, b"Subject: during idle\r\n\r\nhi\r\n"))
 other.logout()
@@ -258,6 +263,7 @@ except OSError as e:
     assert!(out.contains("PIPELINED b'n OK"), "{out}");
     assert!(out.contains("BOMB b'* BAD [TOOBIG]"), "{out}");
     assert!(out.contains("AFTER b'm OK"), "{out}");
+    assert!(out.contains("RESTED b'r OK"), "{out}");
     assert!(out.contains("IDLE b'+ "), "{out}");
     assert!(out.contains("PUSHED b'* 2 EXISTS'"), "{out}");
     assert!(out.contains("DONE b'i OK"), "{out}");

@@ -9,8 +9,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Hands memory freed since the last collection back to the system now, rather
-/// than keeping it for reuse: for after a burst that will not come back soon
-/// (argon2's working memory once logins and creates stop).
+/// than keeping it for reuse: for after freeing large buffers that will not be
+/// needed again soon (argon2's working memory once logins and creates stop, a
+/// quiet connection's compressor).
 pub fn return_free_memory() {
     // SAFETY: mi_collect only walks and purges the allocator's own free lists.
     unsafe { libmimalloc_sys::mi_collect(true) }

@@ -5,6 +5,10 @@
 //! Inflating is bounded by the room the framer gives each read, so a small
 //! compressed input that expands enormously is read a piece at a time under the
 //! framer's usual limits, never all at once.
+//!
+//! A compressor holds some 200 KiB of tables, ten times what an idle session
+//! needs otherwise. It is made on the first write and let go once the connection
+//! has been quiet for [`REST_AFTER`].
 
 use super::session::{Res, Session};
 use crate::net::Stream;
@@ -12,6 +16,10 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use imap_codec::imap_types::extensions::compress::CompressionAlgorithm;
 use imap_codec::imap_types::response::Code;
 use std::io;
+use std::time::Duration;
+
+/// How long a connection is quiet before its compressor is let go.
+pub const REST_AFTER: Duration = Duration::from_secs(2);
 
 /// Compressed bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
@@ -24,7 +32,8 @@ const MAX_STALLED_INPUT: usize = 64 * 1024;
 /// The two DEFLATE streams of a connection.
 pub struct Deflate {
     inflater: Decompress,
-    deflater: Compress,
+    /// Made on the first write after a rest.
+    deflater: Option<Compress>,
     /// Compressed bytes received and not inflated yet, from `consumed` on.
     pending: Vec<u8>,
     consumed: usize,
@@ -38,7 +47,7 @@ impl Deflate {
     fn new(received: Vec<u8>) -> Box<Deflate> {
         Box::new(Deflate {
             inflater: Decompress::new(false),
-            deflater: Compress::new(Compression::default(), false),
+            deflater: None,
             pending: received,
             consumed: 0,
             out: Vec::new(),
@@ -106,21 +115,37 @@ impl Deflate {
         Ok(())
     }
 
-    fn deflate(&mut self, mut input: &[u8], flush: FlushCompress) -> io::Result<()> {
-        loop {
-            if self.out.capacity() - self.out.len() < 1024 {
-                self.out.reserve(WRITE_CHUNK);
-            }
-            let before = self.deflater.total_in();
-            self.deflater
-                .compress_vec(input, &mut self.out, flush)
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            input = &input[(self.deflater.total_in() - before) as usize..];
-            // A flush is complete once a call leaves output room unused.
-            let room_left = self.out.len() < self.out.capacity();
-            if input.is_empty() && (room_left || flush == FlushCompress::None) {
-                return Ok(());
-            }
+    fn deflate(&mut self, input: &[u8], flush: FlushCompress) -> io::Result<()> {
+        let deflater = self
+            .deflater
+            .get_or_insert_with(|| Compress::new(Compression::default(), false));
+        deflate_into(deflater, &mut self.out, input, flush)
+    }
+
+    /// Drops the compressor and its buffer. Its last output ended with a sync
+    /// flush, so the client has every byte; a new compressor refers back only to
+    /// what it sent itself, which the client's inflater still holds.
+    fn rest(&mut self) {
+        self.deflater = None;
+        self.out = Vec::new();
+        crate::alloc::return_free_memory();
+    }
+}
+
+fn deflate_into(deflater: &mut Compress, out: &mut Vec<u8>, mut input: &[u8], flush: FlushCompress) -> io::Result<()> {
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(WRITE_CHUNK);
+        }
+        let before = deflater.total_in();
+        deflater
+            .compress_vec(input, out, flush)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        input = &input[(deflater.total_in() - before) as usize..];
+        // A flush is complete once a call leaves output room unused.
+        let room_left = out.len() < out.capacity();
+        if input.is_empty() && (room_left || flush == FlushCompress::None) {
+            return Ok(());
         }
     }
 }
@@ -146,6 +171,18 @@ pub async fn write_output(stream: &mut Stream, deflate: &mut Option<Box<Deflate>
 }
 
 impl Session {
+    /// Whether a compressor is held that a quiet spell should release.
+    pub fn compressor_held(&self) -> bool {
+        self.deflate.as_ref().is_some_and(|d| d.deflater.is_some())
+    }
+
+    /// Lets the compressor go (see the module comment).
+    pub fn rest_compressor(&mut self) {
+        if let Some(d) = self.deflate.as_mut() {
+            d.rest();
+        }
+    }
+
     /// RFC 4978 3. The OK goes out uncompressed; everything after it is DEFLATE.
     pub async fn cmd_compress(&mut self, tag: &str, algorithm: CompressionAlgorithm) -> Res {
         if self.deflate.is_some() {

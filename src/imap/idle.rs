@@ -45,10 +45,13 @@ impl Session {
             }
             self.framer.shrink();
             self.framer.prepare_read(super::session::READ_CHUNK);
+            let can_rest = self.compressor_held();
+            let rest = tokio::time::sleep(super::compress::REST_AFTER);
             let Some(user) = self.user.as_mut() else {
                 return Err(Close);
             };
             tokio::select! {
+                _ = rest, if can_rest => self.rest_compressor(),
                 read = super::compress::read_input(&mut self.stream, &mut self.deflate, self.framer.input_mut()) => {
                     match read {
                         Ok(0) | Err(_) => return Err(Close),

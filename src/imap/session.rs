@@ -174,8 +174,11 @@ impl Session {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
+            let can_rest = self.compressor_held();
+            let rest = tokio::time::sleep(super::compress::REST_AFTER);
             let signal = self.user.as_mut().map(|u| &mut u.signal);
             tokio::select! {
+                _ = rest, if can_rest => self.rest_compressor(),
                 read = read_input(&mut self.stream, &mut self.deflate, self.framer.input_mut()) => {
                     return match read {
                         Ok(0) | Err(_) => Err(Close),
