@@ -46,7 +46,8 @@ impl Session {
             self.framer.shrink();
             self.framer.prepare_read(super::session::READ_CHUNK);
             let can_rest = self.compressor_held();
-            let rest = tokio::time::sleep(super::compress::REST_AFTER);
+            // Lazy: no timer unless a compressor is held.
+            let rest = async { tokio::time::sleep(super::compress::REST_AFTER).await };
             let Some(user) = self.user.as_mut() else {
                 return Err(Close);
             };

@@ -175,7 +175,8 @@ impl Session {
         tokio::pin!(deadline);
         loop {
             let can_rest = self.compressor_held();
-            let rest = tokio::time::sleep(super::compress::REST_AFTER);
+            // Lazy: no timer unless a compressor is held.
+            let rest = async { tokio::time::sleep(super::compress::REST_AFTER).await };
             let signal = self.user.as_mut().map(|u| &mut u.signal);
             tokio::select! {
                 _ = rest, if can_rest => self.rest_compressor(),
