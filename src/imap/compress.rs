@@ -97,10 +97,10 @@ impl Deflate {
 
     /// Deflates `bytes`, ending with a sync flush, and writes them.
     async fn write_all(&mut self, stream: &mut Stream, bytes: &[u8]) -> io::Result<()> {
-        let mut chunks = bytes.chunks(WRITE_CHUNK).peekable();
         if bytes.is_empty() {
             return Ok(());
         }
+        let mut chunks = bytes.chunks(WRITE_CHUNK).peekable();
         while let Some(chunk) = chunks.next() {
             let last = chunks.peek().is_none();
             self.deflate(chunk, if last { FlushCompress::Sync } else { FlushCompress::None })?;

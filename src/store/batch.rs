@@ -114,6 +114,7 @@ pub(super) struct MailTx<'a> {
 
 impl<'a> MailTx<'a> {
     fn over(trees: &'a MailTrees, batch: &'a [Writes; TREES]) -> MailTx<'a> {
+        let targets = trees.by_index();
         let [
             blobs,
             summaries,
@@ -124,7 +125,7 @@ impl<'a> MailTx<'a> {
             inbox_state,
             changes,
         ] = std::array::from_fn(|i| Staged {
-            tree: trees.by_index()[i],
+            tree: targets[i],
             batch: &batch[i],
             own: RefCell::default(),
         });

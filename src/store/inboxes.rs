@@ -319,7 +319,8 @@ impl Store {
     fn remove_inbox_mail(&self, id: Uuid) -> Result<()> {
         let t = self.trees();
         self.remove_all_messages(id.as_bytes())?;
-        // Nothing else writes a deleted inbox's keys; the lock keeps it that way.
+        // No batch touches these keys once the inbox's state is gone; the lock
+        // keeps the removals in turn with the writer all the same.
         let _writer = self.inner.writer_trees.lock.lock();
         for tree in [&t.mailboxes, &t.mailbox_names, &t.changes] {
             for k in tree.scan_prefix(id.as_bytes()).keys() {
