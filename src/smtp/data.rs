@@ -125,9 +125,8 @@ impl Session {
     fn refuse_message(&mut self, problem: Problem) {
         let text = match problem {
             Problem::TooBig => reply::TOO_BIG,
-            Problem::BareCr | Problem::BareLf => reply::BARE_LINE_END,
+            Problem::BareCr => reply::BARE_CR,
             Problem::Nul => reply::NUL_IN_MESSAGE,
-            Problem::LineTooLong => reply::TEXT_LINE_TOO_LONG,
         };
         self.count_message("refused");
         self.reply(text);

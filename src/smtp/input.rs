@@ -4,7 +4,7 @@
 //! Command lines are cut here first and only then parsed (smtp-proto), so an overlong
 //! or malformed line is dropped whole and can never desynchronise what follows.
 
-use super::body::{Body, Problem};
+use super::body::Body;
 use memchr::memchr;
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF.
@@ -14,7 +14,8 @@ pub const MAX_COMMAND_LINE: usize = 512;
 pub const MAX_ENVELOPE_LINE: usize = 1024;
 /// RFC 4954 4: an AUTH command line or SASL response may be 12288 octets.
 pub const MAX_SASL_LINE: usize = 12288;
-/// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
+/// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF. Longer
+/// ones are taken (4.5.3.1 asks servers to avoid such limits), in pieces this big.
 pub const MAX_TEXT_LINE: usize = 1000;
 /// Buffers above this are released once a large message has gone through.
 const KEEP_CAPACITY: usize = 8 * 1024;
@@ -142,19 +143,20 @@ pub fn command_limit(start: &[u8], sasl: bool) -> usize {
 /// DATA content (RFC 5321 4.1.1.4): lines up to the one that is a lone dot.
 #[derive(Debug)]
 pub struct DotReader {
-    /// The previous line ended with CRLF (the DATA command line counts).
+    /// The next byte starts a line.
+    line_start: bool,
+    /// The previous line ended with CRLF (the DATA command line counts): only then
+    /// can a lone dot line end the data.
     after_crlf: bool,
-    /// Inside an overlong line whose head was already given up on.
-    long_line: bool,
-    /// The last byte given up on was a CR.
+    /// The last byte given to the body was a CR (a long line comes in pieces).
     last_cr: bool,
 }
 
 impl Default for DotReader {
     fn default() -> Self {
         DotReader {
+            line_start: true,
             after_crlf: true,
-            long_line: false,
             last_cr: false,
         }
     }
@@ -162,46 +164,54 @@ impl Default for DotReader {
 
 impl DotReader {
     /// Feeds whole lines from `input` into `body`. True once the end of data was
-    /// consumed: a `.` line that follows a CRLF and ends with CRLF, nothing else
-    /// (so `\n.\n`, `\n.\r\n` and `\r.\r\n` are content, not an end: no smuggling).
+    /// consumed: a `.` line that follows a CRLF and ends with CRLF, nothing else.
+    /// So `\n.\n`, `\n.\r\n` and `\r\n.\n` are content, never an end: what
+    /// follows them cannot start another transaction (no smuggling).
     pub fn feed(&mut self, input: &mut Input, body: &mut Body) -> bool {
         loop {
             let pending = input.pending();
             let Some(i) = memchr(b'\n', pending) else {
                 if pending.len() >= MAX_TEXT_LINE {
-                    // Too long to be the end line: give up on this line now, so
-                    // memory stays bounded, and drop the rest of it as it comes.
-                    body.fail(Problem::LineTooLong);
-                    self.long_line = true;
-                    self.last_cr = pending.last() == Some(&b'\r');
+                    // Too long to be the end line: the body takes this piece now,
+                    // so memory stays bounded however long the line grows.
                     let n = pending.len();
+                    self.give(body, pending, false);
                     input.consume(n);
                 }
                 return false;
             };
             let line = &pending[..=i];
-            let crlf = line.ends_with(b"\r\n") || (line.len() == 1 && self.long_line && self.last_cr);
-            if self.long_line {
-                self.long_line = false;
-            } else if self.after_crlf && line == b".\r\n" {
+            if self.line_start && self.after_crlf && line == b".\r\n" {
                 input.consume(3);
                 return true;
-            } else {
-                // RFC 5321 4.5.2: a leading dot is removed.
-                let content = match line.split_first() {
-                    Some((b'.', rest)) if self.after_crlf => rest,
-                    _ => line,
-                };
-                body.push(content);
             }
-            self.after_crlf = crlf;
+            self.after_crlf = match i {
+                0 => !self.line_start && self.last_cr,
+                _ => pending[i - 1] == b'\r',
+            };
+            self.give(body, line, true);
             input.consume(i + 1);
         }
+    }
+
+    /// Gives `piece` (a whole line, or the next piece of a long one) to the body.
+    fn give(&mut self, body: &mut Body, piece: &[u8], ends_line: bool) {
+        let content = match piece {
+            // RFC 5321 4.5.2: a leading dot is removed when other characters
+            // follow it. A lone dot that is no end (a bare LF before or after it)
+            // has none, so it stays.
+            [b'.', rest @ ..] if self.line_start && !matches!(rest, b"\r\n" | b"\n") => rest,
+            _ => piece,
+        };
+        body.push(content);
+        self.line_start = ends_line;
+        self.last_cr = piece.last() == Some(&b'\r');
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::body::Problem;
     use super::*;
 
     fn lines(chunks: &[&[u8]]) -> Vec<Result<String, Line>> {
@@ -289,27 +299,47 @@ mod tests {
     }
 
     #[test]
-    fn smuggling_sequences_are_content_and_refused() {
+    fn bare_lf_lines_are_stored_with_crlf_and_unstuffed() {
+        let (done, _) = data(&[b"Subject: x\n\n..dot\nplain\n\r\n.\r\n"]);
+        assert_eq!(done.unwrap().unwrap(), b"Subject: x\r\n\r\n.dot\r\nplain\r\n\r\n");
+        // The end line right after a CRLF that followed LF lines.
+        let (done, rest) = data(&[b"a\nb\r\n.\r\nQUIT\r\n"]);
+        assert_eq!(done.unwrap().unwrap(), b"a\r\nb\r\n");
+        assert_eq!(rest, b"QUIT\r\n");
+    }
+
+    #[test]
+    fn smuggling_sequences_are_content_never_an_end() {
+        // CVE-2023-51766 and friends: a lone dot with a bare LF on either side is
+        // content (kept, as a line of its own), so the smuggled MAIL is content too.
         for attempt in [
             &b"a\n.\nMAIL FROM:<x@y>\r\n"[..],
             b"a\n.\r\nMAIL FROM:<x@y>\r\n",
-            b"a\r.\r\nMAIL FROM:<x@y>\r\n",
             b"a\r\n.\nMAIL FROM:<x@y>\r\n",
         ] {
             let (done, _) = data(&[attempt]);
             assert!(done.is_none(), "{attempt:?} ended the data");
             let (done, rest) = data(&[attempt, b"\r\n.\r\nQUIT\r\n"]);
-            let problem = done.expect("real end").unwrap_err();
-            assert!(matches!(problem, Problem::BareLf | Problem::BareCr), "{problem:?}");
+            let stored = done.expect("real end").expect("accepted");
+            assert_eq!(stored, b"a\r\n.\r\nMAIL FROM:<x@y>\r\n\r\n", "{attempt:?}");
             assert_eq!(rest, b"QUIT\r\n");
+            // Byte by byte, the same.
+            let bytes: Vec<&[u8]> = attempt.chunks(1).chain([&b"\r\n.\r\n"[..]]).collect();
+            assert_eq!(data(&bytes).0.expect("end").expect("accepted"), stored);
         }
+        // A bare CR before the dot is still refused, at the real end.
+        let (done, rest) = data(&[b"a\r.\r\nMAIL FROM:<x@y>\r\n", b"\r\n.\r\nQUIT\r\n"]);
+        assert_eq!(done.expect("real end").unwrap_err(), Problem::BareCr);
+        assert_eq!(rest, b"QUIT\r\n");
     }
 
     #[test]
-    fn long_text_lines_are_refused_with_bounded_memory() {
+    fn long_text_lines_are_content_with_bounded_framing() {
         let mut input = Input::default();
         let mut body = Body::new(1 << 30, Vec::new());
         let mut reader = DotReader::default();
+        input.read_buffer(16).extend_from_slice(b"..");
+        assert!(!reader.feed(&mut input, &mut body));
         for _ in 0..1000 {
             input.read_buffer(4096).extend_from_slice(&[b'z'; 4000]);
             assert!(!reader.feed(&mut input, &mut body));
@@ -317,11 +347,18 @@ mod tests {
         }
         input.read_buffer(16).extend_from_slice(b"\r\n.\r\n");
         assert!(reader.feed(&mut input, &mut body));
-        assert_eq!(body.finish().unwrap_err(), Problem::LineTooLong);
-        // A long line whose CR and LF arrive in separate reads still ends properly.
+        let stored = body.finish().unwrap();
+        assert_eq!(stored.len(), 1 + 4_000_000 + 2);
+        assert!(stored.starts_with(b".zzz") && stored.ends_with(b"zz\r\n"));
+        // A long line whose CR and LF arrive in separate reads still ends properly,
+        // and a lone dot after it ends the data.
         let long = [vec![b'q'; 1200], b"\r".to_vec()].concat();
         let (done, _) = data(&[&long, b"\n.\r\n"]);
-        assert_eq!(done.unwrap().unwrap_err(), Problem::LineTooLong);
+        assert_eq!(done.unwrap().unwrap(), [&long[..], b"\n"].concat());
+        // A long line ending in a bare LF does not make a following dot line an end.
+        let long = vec![b'q'; 1500];
+        let (done, _) = data(&[&long, b"\n.\r\n"]);
+        assert!(done.is_none());
     }
 
     #[test]

@@ -66,7 +66,6 @@ pub const NOT_YOUR_FROM: &str = "553 5.7.1 From header is not an address of the 
 // RFC 6531 3.5.
 pub const NEEDS_SMTPUTF8: &str = "553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter";
 pub const NO_RECIPIENTS: &str = "554 5.5.1 No valid recipients";
-pub const BARE_LINE_END: &str = "554 5.6.0 Bare CR or LF in message; lines end with CRLF (RFC 5321 2.3.8)";
+pub const BARE_CR: &str = "554 5.6.0 Bare CR in message; lines end with CRLF (RFC 5321 2.3.8)";
 pub const NUL_IN_MESSAGE: &str = "554 5.6.0 NUL byte in message";
-pub const TEXT_LINE_TOO_LONG: &str = "500 5.5.2 Message has a line longer than 1000 bytes";
 pub const UNSUPPORTED_PARAMETER: &str = "555 5.5.4 Unsupported parameter";
