@@ -1,6 +1,7 @@
 //! Exact-bytes SMTP transcripts over raw TCP/TLS (no SMTP library): the EHLO answers
-//! of each port, and every refusal with its exact code: hostile framing (bare LF/CR,
-//! NUL, long lines, smuggling), limits, sequencing, AUTH rules, relay attempts.
+//! of each port, and every refusal with its exact code: hostile framing (bare CR,
+//! NUL, long command lines, smuggling), limits, sequencing, AUTH rules, relay
+//! attempts; and what is taken as it comes: bare LF line ends, long text lines.
 
 mod common;
 mod smtp_support;
@@ -262,30 +263,83 @@ fn submission_sends_only_as_its_inbox() {
     );
 }
 
+/// MAIL, RCPT to the test inbox and DATA, each answered as it should be.
+fn start_data(c: &mut Client, t: &Smtp) {
+    assert_eq!(c.cmd("MAIL FROM:<a@example.org>"), "250 2.1.0 Sender OK\r\n");
+    assert_eq!(
+        c.cmd(&format!("RCPT TO:<{}>", t.inbox.email)),
+        "250 2.1.5 Recipient OK\r\n"
+    );
+    assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+}
+
+fn assert_queued(reply: &str) {
+    assert!(reply.starts_with("250 2.0.0 OK: queued as "), "{reply}");
+}
+
 #[test]
-fn bare_lf_and_bare_cr_in_data_are_refused() {
+fn bare_lf_lines_are_stored_with_crlf() {
     let t = Smtp::start_with(SMALL);
     let mut c = mx_client(&t);
-    // The smuggling attempts of CVE-2023-51766 and friends: none ends the data, the
-    // smuggled MAIL is content, and the whole message is refused at the real end.
-    for attempt in [
-        &b"Subject: a\r\n\r\nx\n.\nMAIL FROM:<evil@example.org>\r\n"[..],
-        b"Subject: a\r\n\r\nx\n.\r\nMAIL FROM:<evil@example.org>\r\n",
-        b"Subject: a\r\n\r\nx\r.\r\nMAIL FROM:<evil@example.org>\r\n",
-        b"Subject: a\r\n\r\nx\r\n.\nMAIL FROM:<evil@example.org>\r\n",
-        b"Subject: a\r\nbare\rcr\r\n",
-    ] {
-        assert_eq!(c.cmd("MAIL FROM:<a@example.org>"), "250 2.1.0 Sender OK\r\n");
+    // What Python's email package writes: every line ends in a bare LF; the end
+    // of data is still CRLF.CRLF (smtplib adds it).
+    start_data(&mut c, &t);
+    c.send(b"From: a@example.org\nSubject: lf\n\n..dotted\nbody\n\n\r\n.\r\n");
+    assert_queued(&c.reply());
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK\r\n");
+    let stored = t.fetch("INBOX");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].without_received(),
+        b"From: a@example.org\r\nSubject: lf\r\n\r\n.dotted\r\nbody\r\n\r\n\r\n"
+    );
+}
+
+#[test]
+fn lone_dots_beside_a_bare_lf_are_content_and_smuggle_nothing() {
+    let t = Smtp::start_with(SMALL);
+    let mut c = mx_client(&t);
+    // The smuggling attempts of CVE-2023-51766 and friends: a whole second
+    // transaction hidden behind a dot line that a lax server takes as the end.
+    let smuggled = format!(
+        "MAIL FROM:<evil@example.org>\r\nRCPT TO:<{}>\r\nDATA\r\nSubject: spoofed\r\n\r\nevil\r\n",
+        t.inbox.email
+    );
+    for dot in ["\n.\n", "\n.\r\n", "\r\n.\n"] {
+        start_data(&mut c, &t);
+        c.send(format!("Subject: a\r\n\r\nx{dot}{smuggled}").as_bytes());
+        c.send(b".\r\n");
+        // One message, and no transaction open after it.
+        assert_queued(&c.reply());
         assert_eq!(
             c.cmd(&format!("RCPT TO:<{}>", t.inbox.email)),
-            "250 2.1.5 Recipient OK\r\n"
+            "503 5.5.1 Send MAIL first\r\n",
+            "{dot:?}"
         );
-        assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    }
+    let stored = t.fetch("INBOX");
+    assert_eq!(stored.len(), 3, "one message per attempt, nothing smuggled");
+    // Each the same: the dot kept as a line of its own, the rest content.
+    let expected = format!("Subject: a\r\n\r\nx\r\n.\r\n{smuggled}");
+    for m in &stored {
+        assert_eq!(String::from_utf8_lossy(m.without_received()), expected);
+    }
+}
+
+#[test]
+fn bare_cr_in_data_is_refused() {
+    let t = Smtp::start_with(SMALL);
+    let mut c = mx_client(&t);
+    for attempt in [
+        &b"Subject: a\r\n\r\nx\r.\r\nMAIL FROM:<evil@example.org>\r\n"[..],
+        b"Subject: a\r\nbare\rcr\r\n",
+    ] {
+        start_data(&mut c, &t);
         c.send(attempt);
         c.send(b"\r\n.\r\n");
         assert_eq!(
             c.reply(),
-            "554 5.6.0 Bare CR or LF in message; lines end with CRLF (RFC 5321 2.3.8)\r\n",
+            "554 5.6.0 Bare CR in message; lines end with CRLF (RFC 5321 2.3.8)\r\n",
             "{attempt:?}"
         );
         // The session goes on, in step.
@@ -295,7 +349,7 @@ fn bare_lf_and_bare_cr_in_data_are_refused() {
 }
 
 #[test]
-fn long_lines_get_500_and_the_session_continues() {
+fn long_command_lines_get_500_and_long_text_lines_are_taken() {
     let t = Smtp::start_with(SMALL);
     let mut c = mx_client(&t);
     assert_eq!(
@@ -307,19 +361,29 @@ fn long_lines_get_500_and_the_session_continues() {
         "500 5.5.2 Line too long\r\n"
     );
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK\r\n");
-    c.cmd("MAIL FROM:<a@example.org>");
-    c.cmd(&format!("RCPT TO:<{}>", t.inbox.email));
-    assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
-    c.send(format!("Subject: long\r\n\r\n{}\r\n.\r\n", "y".repeat(1200)).as_bytes());
-    assert_eq!(c.reply(), "500 5.5.2 Message has a line longer than 1000 bytes\r\n");
+    // RFC 5321 4.5.3.1: a 5,000-octet text line (an HTML mail on one line) is
+    // taken and stored as sent (its bare LF made CRLF); a leading dot on it is
+    // unstuffed as on any line.
+    let html = format!("<html><body>{}<br /></body></html>", "<p>words</p>".repeat(414));
+    assert_eq!(html.len(), 5_000);
+    let msg = format!("Subject: long\r\nContent-Type: text/html\r\n\r\n{html}\r\n.{html}\r\n");
+    start_data(&mut c, &t);
+    c.send(format!("Subject: long\r\nContent-Type: text/html\r\n\r\n{html}\n..{html}\r\n").as_bytes());
+    c.send(b".\r\n");
+    assert_queued(&c.reply());
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK\r\n");
-    assert!(t.fetch("INBOX").is_empty());
-    // 998 characters and CRLF is the longest line allowed.
-    c.cmd("MAIL FROM:<a@example.org>");
-    c.cmd(&format!("RCPT TO:<{}>", t.inbox.email));
-    c.cmd("DATA");
-    c.send(format!("Subject: edge\r\n\r\n{}\r\n.\r\n", "y".repeat(998)).as_bytes());
-    assert!(c.reply().starts_with("250 2.0.0 OK"));
+    let stored = t.fetch("INBOX");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].without_received(), msg.as_bytes());
+    // Bounded by the message size only.
+    start_data(&mut c, &t);
+    c.send(&vec![b'y'; 100_001]);
+    c.send(b"\r\n.\r\n");
+    assert_eq!(
+        c.reply(),
+        "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+    );
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK\r\n");
 }
 
 #[test]
@@ -489,13 +553,20 @@ fn bdat_chunks_make_one_message() {
     let stored = t.fetch("INBOX");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].without_received(), &msg[..]);
-    // A bare LF inside a chunk is refused like in DATA.
+    // A bare LF inside a chunk is stored as CRLF, as in DATA; a bare CR is refused.
     c.cmd("MAIL FROM:<a@example.org>");
     c.cmd(&format!("RCPT TO:<{}>", t.inbox.email));
     c.send(b"BDAT 10 LAST\r\nA: b\nc\r\n\r\n");
+    assert!(c.reply().starts_with("250 2.0.0 OK: queued as "));
+    let stored = t.fetch("INBOX");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1].without_received(), b"A: b\r\nc\r\n\r\n");
+    c.cmd("MAIL FROM:<a@example.org>");
+    c.cmd(&format!("RCPT TO:<{}>", t.inbox.email));
+    c.send(b"BDAT 10 LAST\r\nA: b\rc\r\n\r\n");
     assert_eq!(
         c.reply(),
-        "554 5.6.0 Bare CR or LF in message; lines end with CRLF (RFC 5321 2.3.8)\r\n"
+        "554 5.6.0 Bare CR in message; lines end with CRLF (RFC 5321 2.3.8)\r\n"
     );
     assert_eq!(c.cmd("NOOP"), "250 2.0.0 OK\r\n");
 }
