@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod build;
 pub mod decode;
 pub mod headers;
+pub mod long_lines;
 pub mod mime;
 pub mod section;
 pub mod subject;
@@ -24,6 +25,7 @@ pub use build::{
 };
 pub use decode::{TransferEncoding, decode_transfer};
 pub use headers::header_fields;
+pub use long_lines::fit_line_limit;
 pub use section::{BinaryError, Spec, binary_content, find_part, partial, section_bytes};
 pub use summary::{Disposition, Embedded, Envelope, FirstAddress, MessageSummary, Part, PartKind};
 

@@ -2,7 +2,8 @@
 //! durably in the store, and delivered by workers to the relay or the domains' MX
 //! hosts, with retries, bounces (DSNs) and limits.
 //!
-//! - `enqueue` (called by `delivery::queue_remote`): sign, group by domain, store.
+//! - `enqueue` (called by `delivery::queue_remote`): re-encode parts with lines
+//!   over 998 octets (`mail::long_lines`), sign, group by domain, store.
 //! - `worker`: the scheduler loop and one attempt per (message, domain) entry.
 //! - `route`: relay or MX/A/AAAA; `client`: the SMTP client; `tls`: its TLS configs.
 //! - `dkim`: keys and signing; `dsn`: bounce messages; `rate`: per-inbox send rate.
@@ -21,6 +22,7 @@ pub use worker::run;
 use super::{QueueError, RemoteMessage};
 use crate::config::Config;
 use crate::store::{QueueEntry, QueueRecipient, QueuedMessage, RecipientStatus, Store, now_millis};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -83,7 +85,13 @@ pub async fn enqueue(
     if domains.is_empty() || domains.len() > usize::from(u16::MAX) {
         return Err(QueueError::Unavailable);
     }
-    let raw = sign(store, config, signers, message).await;
+    // Lines a receiver may refuse are re-encoded first, so the signature covers
+    // what is sent; the copies delivered here keep the bytes as submitted.
+    let fitted = crate::mail::fit_line_limit(message.raw);
+    if let Cow::Owned(_) = fitted {
+        tracing::debug!(size = message.raw.len(), "re-encoded parts with lines over 998 octets");
+    }
+    let raw = sign(store, config, signers, message.mail_from, &fitted).await;
     let now = now_millis();
     let lifetime = i64::try_from(config.delivery.max_lifetime_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let id = Uuid::now_v7();
@@ -125,16 +133,16 @@ pub async fn enqueue(
 /// Submission makes MAIL FROM and From the authenticated inbox's address, so this
 /// domain is also the From domain (DMARC alignment). A signing failure is logged
 /// and the message goes unsigned rather than not at all.
-async fn sign(store: &Store, config: &Config, signers: &dkim::Signers, message: &RemoteMessage<'_>) -> Vec<u8> {
-    let domain = message.mail_from.rsplit_once('@').map_or("", |(_, d)| d);
+async fn sign(store: &Store, config: &Config, signers: &dkim::Signers, mail_from: &str, raw: &[u8]) -> Vec<u8> {
+    let domain = mail_from.rsplit_once('@').map_or("", |(_, d)| d);
     if !config.is_local_domain(domain) {
-        return message.raw.to_vec();
+        return raw.to_vec();
     }
-    match signers.sign(store, config, domain, message.raw).await {
+    match signers.sign(store, config, domain, raw).await {
         Ok(signed) => signed,
         Err(e) => {
             tracing::warn!(domain, "not DKIM-signed: {e}");
-            message.raw.to_vec()
+            raw.to_vec()
         }
     }
 }
