@@ -571,3 +571,80 @@ fn a_quoted_local_part_is_relayed_still_quoted() {
     assert_eq!(messages.len(), 1, "events: {:?}", receiver.events());
     assert_eq!(messages[0]["rcpts"], serde_json::json!(rcpts));
 }
+
+/// An agent's HTML mail on one 5,000-octet line, to a local and a remote
+/// recipient, with a receiver that refuses lines over 998 octets (as Exim 4.95+
+/// does): stored here byte for byte, relayed quoted-printable, signed so that
+/// dkimpy (and mail-auth) verify it.
+#[test]
+fn a_long_html_line_is_stored_as_sent_and_relayed_quoted_printable_and_signed() {
+    let receiver = Receiver::start(&["--max-line", "998"]);
+    let (server, sender) = start(&receiver, "");
+    let friend = common::provision(&server, "friend");
+    let cells = "<td class=\"c\">42</td>".repeat(235);
+    let html = format!(
+        "<html><body><table><tr>{cells}</tr></table><!--{}--></body></html>",
+        "x".repeat(8)
+    );
+    assert_eq!(html.len(), 5_000);
+    let header = format!(
+        "From: Agent <{}>\r\nTo: {}, someone@remote.example\r\nSubject: report\r\n\
+         Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <report@example.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n",
+        sender.email, friend.email
+    );
+    let raw = format!("{header}\r\n{html}\r\n.a dot line\r\n");
+    let sent = submit_raw(
+        &server,
+        &sender,
+        &[&friend.email, "someone@remote.example"],
+        raw.as_bytes(),
+        "",
+    );
+    assert!(sent.accepted(), "{sent:?}");
+
+    // Here: byte for byte, for the recipient and in the sender's Sent copy.
+    let theirs = fetch_all(&server, &friend, "INBOX");
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].without_received(), raw.as_bytes());
+    let copies = fetch_all(&server, &sender, "Sent");
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].raw, theirs[0].raw);
+
+    // Relayed: taken by the 998-octet receiver, re-encoded, the content the same.
+    let messages = receiver.wait_messages(1, WAIT);
+    assert_eq!(messages.len(), 1, "events: {:?}", receiver.events());
+    let got = data(&messages[0]);
+    let longest = |bytes: &[u8]| bytes.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
+    assert!(longest(&got) <= 1000, "a line of {} octets", longest(&got));
+    let (signature, rest) = first_field(&got);
+    assert!(
+        signature.starts_with("DKIM-Signature: v=1; a=rsa-sha256;"),
+        "{signature}"
+    );
+    let (_, rest) = first_field(rest);
+    let text = String::from_utf8_lossy(rest).into_owned();
+    let expected_header = format!("{header}Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+    assert!(text.starts_with(&expected_header), "{text}");
+    // RFC 2045 6.7: quoted-printable lines of at most 76 characters.
+    assert!(longest(&rest[expected_header.len()..]) <= 78, "{text}");
+    assert!(text.contains("<td class=3D\"c\">42</td>"), "{text}");
+    let parsed = mail_parser::MessageParser::default().parse(&got).expect("parses");
+    assert_eq!(
+        parsed.body_html(0).as_deref(),
+        Some(format!("{html}\r\n.a dot line\r\n").as_str())
+    );
+
+    let (ok, zone, err) = cli(&server, &["dkim-record", "example.test"], true);
+    assert!(ok, "dkim-record failed: {err}");
+    let value = txt_value(&zone);
+    let (verified, said) = outbound_support::verify_dkim_with_dkimpy(&got, &value);
+    assert!(verified, "dkimpy: {said}");
+    assert!(said.ends_with("mailroom._domainkey.example.test."), "{said}");
+    assert_eq!(block_on(verify_dkim(&got, &value)), [mail_auth::DkimResult::Pass]);
+    // The check has teeth: one changed byte in the re-encoded body fails.
+    let tampered = String::from_utf8_lossy(&got)
+        .replacen("42</td>", "43</td>", 1)
+        .into_bytes();
+    assert!(!outbound_support::verify_dkim_with_dkimpy(&tampered, &value).0);
+}

@@ -5,6 +5,7 @@
 mod common;
 mod smtp_support;
 
+use base64::Engine;
 use smtp_support::{Smtp, Stored, message};
 use std::process::Command;
 
@@ -468,6 +469,85 @@ fn submission_adds_message_id_and_date_when_missing() {
     );
     let inbox = t.fetch("INBOX");
     assert_eq!(inbox.last().expect("mx copy").without_received(), bare.as_bytes());
+}
+
+const EMAIL_MESSAGE: &str = r#"
+import base64, email.message, email.utils, smtplib, ssl, sys
+mx, submission, user, password, rcpt = sys.argv[1:6]
+def build(sender, to, subject):
+    # How a lot of agent code writes mail: EmailMessage, whose as_bytes() ends
+    # every line in a bare LF, handed to sendmail as it is.
+    msg = email.message.EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = email.utils.formatdate()
+    msg["Message-ID"] = email.utils.make_msgid(domain="agent.example")
+    msg.set_content("Hello from Python.\n.a line with a leading dot\n\nCaf\u00e9 ok.\n")
+    raw = msg.as_bytes()
+    assert b"\n" in raw and b"\r\n" not in raw, raw
+    return raw
+out = []
+s = smtplib.SMTP("127.0.0.1", int(mx), local_hostname="agent.example", timeout=20)
+raw = build("someone@example.org", rcpt, "to the mx")
+assert s.sendmail("someone@example.org", [rcpt], raw) == {}
+s.quit()
+out.append(raw)
+s = smtplib.SMTP("127.0.0.1", int(submission), local_hostname="agent.example", timeout=20)
+s.starttls(context=ssl._create_unverified_context())
+s.login(user, password)
+raw = build(user, user, "submitted")
+assert s.sendmail(user, [user], raw) == {}
+s.quit()
+out.append(raw)
+print(" ".join(base64.b64encode(r).decode() for r in out))
+"#;
+
+/// What is stored for a message smtplib sent as it is: its LFs made CRLF, and the
+/// CRLF smtplib adds before the end line when the message does not end in one.
+fn as_stored(sent: &[u8]) -> Vec<u8> {
+    let mut stored = String::from_utf8_lossy(sent).replace('\n', "\r\n").into_bytes();
+    if !sent.ends_with(b"\r\n") {
+        stored.extend_from_slice(b"\r\n");
+    }
+    stored
+}
+
+#[test]
+fn smtplib_sendmail_of_an_email_message_with_bare_lf_is_stored_with_crlf() {
+    let t = Smtp::start();
+    let out = py(
+        EMAIL_MESSAGE,
+        &[
+            &t.port("smtp-mx"),
+            &t.port("smtp-submission"),
+            &t.inbox.email,
+            &t.inbox.password,
+            &t.inbox.email,
+        ],
+    );
+    let sent: Vec<Vec<u8>> = out
+        .split_whitespace()
+        .map(|b| base64::engine::general_purpose::STANDARD.decode(b).expect("base64"))
+        .collect();
+    assert_eq!(sent.len(), 2, "{out}");
+    // Both in INBOX (the MX one, then the one sent to itself), read with imaplib.
+    let inbox = t.fetch("INBOX");
+    assert_eq!(inbox.len(), 2);
+    for (stored, sent) in inbox.iter().zip(&sent) {
+        assert_eq!(
+            String::from_utf8_lossy(stored.without_received()),
+            String::from_utf8_lossy(&as_stored(sent))
+        );
+        assert!(
+            !stored.raw.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'),
+            "a bare LF stored"
+        );
+    }
+    let text = String::from_utf8_lossy(&inbox[0].raw).into_owned();
+    assert!(
+        text.contains("\r\n\r\nHello from Python.\r\n.a line with a leading dot\r\n"),
+        "{text}"
+    );
+    assert_eq!(only(t.fetch("Sent")).raw, inbox[1].raw);
 }
 
 const SNI_TRAILING_DOT: &str = r#"

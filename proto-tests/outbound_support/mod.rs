@@ -158,3 +158,53 @@ impl mail_auth::ResolverCache<String, mail_auth::Txt> for TxtCache {
         self.0.lock().unwrap().insert(key, value);
     }
 }
+
+/// Checks `raw`'s DKIM signature with dkimpy (PyPI, in the venv `.ci/run` makes),
+/// its DNS look-up answered with `record_value` for the test domain's selector.
+/// Returns dkimpy's verdict and the names it asked for.
+pub fn verify_dkim_with_dkimpy(raw: &[u8], record_value: &str) -> (bool, String) {
+    use std::io::Write;
+    const SCRIPT: &str = r#"
+import sys
+try:
+    import dkim
+except ImportError:
+    sys.exit("dkimpy is missing: run `bash .ci/run` once, or `python3 -m venv .ci/venv && .ci/venv/bin/pip install dkimpy`")
+record = sys.argv[1].encode()
+asked = []
+def dnsfunc(name, timeout=5):
+    asked.append(name.decode())
+    return record if name == b"mailroom._domainkey.example.test." else None
+ok = dkim.verify(sys.stdin.buffer.read(), dnsfunc=dnsfunc)
+print("pass" if ok else "fail", " ".join(asked))
+"#;
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/venv/bin/python3");
+    let python = if std::path::Path::new(venv).exists() {
+        venv
+    } else {
+        "python3"
+    };
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(record_value)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the outbound tests");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw)
+        .expect("write message");
+    let out = child.wait_with_output().expect("dkimpy ran");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "dkimpy failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (stdout.starts_with("pass "), stdout.trim().to_string())
+}

@@ -14,6 +14,8 @@ event on stdout: {"event": "connect"}, {"event": "message", ...}, {"event":
   --no-pipelining          do not advertise PIPELINING
   --hold SECS              wait this long before answering the end of DATA
                            ("connect" events carry how many sessions are open)
+  --max-line N             refuse a message with a line over N octets (CRLF not
+                           counted) after its data, as Exim 4.95+ does at 998
 """
 
 import argparse
@@ -30,6 +32,7 @@ p.add_argument("--tls", nargs=2)
 p.add_argument("--auth")
 p.add_argument("--no-pipelining", action="store_true")
 p.add_argument("--hold", type=float, default=0)
+p.add_argument("--max-line", type=int, default=0)
 args = p.parse_args()
 plan = [a for a in args.plan.split(",") if a]
 rejected = {r.lower() for r in args.reject}
@@ -161,7 +164,11 @@ async def converse(reader, writer):
                 data += chunk[1:] if chunk.startswith(b"..") else chunk
             if args.hold:
                 await asyncio.sleep(args.hold)
-            if action == "451":
+            longest = max((len(l.rstrip(b"\r")) for l in bytes(data).split(b"\n")), default=0)
+            if args.max_line and longest > args.max_line:
+                emit(event="rejected", rcpt="*", longest=longest)
+                await send("550 5.5.2 message has a line too long")
+            elif action == "451":
                 emit(event="deferred")
                 await send("451 4.3.0 try again later")
             else:

@@ -77,7 +77,11 @@ struct Edit {
 
 impl Edit {
     fn insert(at: usize, bytes: Vec<u8>) -> Edit {
-        Edit { start: at, end: at, bytes }
+        Edit {
+            start: at,
+            end: at,
+            bytes,
+        }
     }
 }
 
@@ -177,7 +181,10 @@ mod tests {
     }
 
     fn max_line(raw: &[u8]) -> usize {
-        raw.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l).len()).max().unwrap_or(0)
+        raw.split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// The decoded text of every leaf part, in order.
