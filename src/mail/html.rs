@@ -204,7 +204,8 @@ impl Container {
 #[derive(Default)]
 struct Reader {
     full: TextOut,
-    reply: TextOut,
+    /// The reply text, once it differs from `full` (most documents quote nothing).
+    reply: Option<TextOut>,
     tag: Option<StartTag>,
     attr: Option<Attr>,
     hidden: Option<Container>,
@@ -275,8 +276,10 @@ impl Reader {
         if let Some(quote) = self.quote.as_mut() {
             quote.open(name);
         } else if !self.history && tag.starts_history() {
+            self.fork_reply();
             self.history = true;
         } else if !self.history && !void && tag.is_quote() {
+            self.fork_reply();
             self.quote = Some(Container::new(name));
         }
         self.layout(name);
@@ -330,10 +333,18 @@ impl Reader {
         }
     }
 
+    fn fork_reply(&mut self) {
+        if self.reply.is_none() {
+            self.reply = Some(self.full.clone());
+        }
+    }
+
     fn each_out(&mut self, f: impl Fn(&mut TextOut)) {
         f(&mut self.full);
-        if self.reply_open() {
-            f(&mut self.reply);
+        if self.reply_open()
+            && let Some(reply) = self.reply.as_mut()
+        {
+            f(reply);
         }
     }
 
@@ -347,8 +358,10 @@ impl Reader {
         }
         let pre = self.pre > 0;
         self.full.push(text, pre);
-        if self.reply_open() {
-            self.reply.push(text, pre);
+        if self.reply_open()
+            && let Some(reply) = self.reply.as_mut()
+        {
+            reply.push(text, pre);
         }
         if let Some(anchor) = self.anchor.as_mut() {
             push_collapsed(&mut anchor.text, text);
@@ -364,9 +377,11 @@ impl Reader {
 
     fn finish(mut self) -> HtmlText {
         self.end_anchor();
+        let text = self.full.finish();
+        let reply = self.reply.map_or_else(|| text.clone(), TextOut::finish);
         HtmlText {
-            text: self.full.finish(),
-            reply: self.reply.finish(),
+            text,
+            reply,
             anchors: self.anchors,
         }
     }
@@ -401,7 +416,7 @@ fn push_collapsed(out: &mut String, text: &str) {
 
 /// Text being written: whitespace collapsed as a browser renders it, breaks between
 /// blocks held back until the next visible character so that empty blocks leave no lines.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TextOut {
     out: String,
     /// Newlines owed before the next character (at most 2: one blank line).
@@ -423,17 +438,36 @@ impl TextOut {
     }
 
     fn push(&mut self, text: &str, pre: bool) {
+        if pre {
+            return self.push_pre(text);
+        }
+        let mut rest = text;
+        loop {
+            let word = rest.trim_start_matches(is_html_space);
+            self.space |= word.len() < rest.len();
+            if word.is_empty() {
+                return;
+            }
+            let end = word.find(is_html_space).unwrap_or(word.len());
+            self.put(&word[..end]);
+            rest = &word[end..];
+        }
+    }
+
+    /// Preformatted text: spaces and line breaks as written.
+    fn push_pre(&mut self, text: &str) {
         for c in text.chars() {
             match c {
-                '\r' if pre => {}
-                '\n' if pre => self.hard_break(),
-                c if !pre && is_html_space(c) => self.space = true,
-                c => self.put(if c == '\u{a0}' { ' ' } else { c }),
+                '\r' => {}
+                '\n' => self.hard_break(),
+                '\u{a0}' => self.put(" "),
+                c => self.put(c.encode_utf8(&mut [0; 4])),
             }
         }
     }
 
-    fn put(&mut self, c: char) {
+    /// Write a run of visible text, after the breaks or space owed before it.
+    fn put(&mut self, word: &str) {
         if !self.out.is_empty() {
             if self.breaks > 0 {
                 self.out.truncate(self.out.trim_end_matches(' ').len());
@@ -446,7 +480,7 @@ impl TextOut {
         }
         self.breaks = 0;
         self.space = false;
-        self.out.push(c);
+        self.out.push_str(word);
     }
 
     fn finish(mut self) -> String {

@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use crate::mail::html::Anchor;
 
-/// Most links listed (a newsletter has a hundred or so).
+/// Most links listed (a newsletter has a hundred or so); past it `other` links go first.
 pub const MAX_LINKS: usize = 500;
+/// Most distinct links looked at.
+const MAX_SEEN: usize = 10 * MAX_LINKS;
 /// Characters stripped from the end of a URL.
 const TRAILING: &[char] = &['.', ',', ';', ':', '!', '?', ')', ']', '}', '>', '\'', '"'];
 
@@ -85,7 +87,7 @@ pub struct LinkSources<'a> {
 }
 
 /// Links ordered verify, magic_login, reset_password, other, unsubscribe (document order
-/// within a kind), at most [`MAX_LINKS`].
+/// within a kind), at most [`MAX_LINKS`], dropping `other` links first.
 pub fn find_links(src: &LinkSources<'_>) -> Vec<Link> {
     let unsubscribe: HashSet<String> = src.unsubscribe.iter().filter_map(|u| clean(u)).collect();
     let anchors = src
@@ -97,7 +99,7 @@ pub fn find_links(src: &LinkSources<'_>) -> Vec<Link> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut links: Vec<Link> = Vec::new();
     for (raw, text, source) in anchors.chain(html_bare).chain(text_bare) {
-        if links.len() == MAX_LINKS {
+        if links.len() == MAX_SEEN {
             break;
         }
         let Some(url) = clean(raw) else { continue };
@@ -122,6 +124,15 @@ pub fn find_links(src: &LinkSources<'_>) -> Vec<Link> {
         });
     }
     links.sort_by_key(|l| l.kind);
+    if links.len() > MAX_LINKS {
+        let room_for_other = MAX_LINKS.saturating_sub(links.iter().filter(|l| l.kind != LinkKind::Other).count());
+        let mut other = 0;
+        links.retain(|l| {
+            other += usize::from(l.kind == LinkKind::Other);
+            l.kind != LinkKind::Other || other <= room_for_other
+        });
+        links.truncate(MAX_LINKS);
+    }
     links
 }
 
@@ -245,10 +256,18 @@ mod tests {
     }
 
     #[test]
-    fn at_most_max_links() {
-        let a: Vec<Anchor> = (0..MAX_LINKS + 50)
+    fn at_most_max_links_other_ones_dropped_first() {
+        let mut a: Vec<Anchor> = (0..MAX_LINKS + 50)
             .map(|i| anchor(&format!("https://e.test/{i}"), ""))
             .collect();
-        assert_eq!(links(&a, None, &[]).len(), MAX_LINKS);
+        a.push(anchor("https://e.test/unsubscribe", "Unsubscribe"));
+        let l = links(&a, None, &[]);
+        assert_eq!(l.len(), MAX_LINKS);
+        assert_eq!(l[0].url, "https://e.test/0");
+        assert_eq!(l.last().map(|l| l.kind), Some(LinkKind::Unsubscribe));
+        let many: Vec<Anchor> = (0..3 * MAX_SEEN)
+            .map(|i| anchor(&format!("https://e.test/v/{i}"), "verify"))
+            .collect();
+        assert_eq!(links(&many, None, &[]).len(), MAX_LINKS);
     }
 }

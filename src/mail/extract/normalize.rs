@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// The ranges of Unicode's Decimal_Number (Nd) characters, Unicode 16.0 (the version the
 /// `regex` crate's `\d` follows; a test holds the two together). Each range is a whole
@@ -92,7 +92,18 @@ static URL_OR_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Prepare `text` for the code rules.
 pub fn normalize(text: &str) -> String {
-    let folded: String = text.nfkc().filter(|&c| !is_zero_width(c)).map(ascii_digit).collect();
+    if text.is_ascii() {
+        // NFKC leaves ASCII as it is, and ASCII has no other digits nor zero-width characters.
+        return URL_OR_ADDRESS.replace_all(text, " ").into_owned();
+    }
+    let fold = |chars: &mut dyn Iterator<Item = char>| -> String {
+        chars.filter(|&c| !is_zero_width(c)).map(ascii_digit).collect()
+    };
+    // The quick check (UAX #15 9) spares the full normalisation of text already in NFKC.
+    let folded = match is_nfkc_quick(text.chars()) {
+        IsNormalized::Yes => fold(&mut text.chars()),
+        _ => fold(&mut text.nfkc()),
+    };
     URL_OR_ADDRESS.replace_all(&folded, " ").into_owned()
 }
 
