@@ -5,12 +5,15 @@ pub mod address;
 pub mod attachments;
 pub mod build;
 pub mod decode;
+pub mod extract;
 pub mod headers;
+pub mod html;
 pub mod long_lines;
 pub mod mime;
 pub mod section;
 pub mod subject;
 pub mod summary;
+pub mod text;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -114,7 +117,7 @@ fn preview(root: &Part, raw: &[u8]) -> String {
     });
     let text = match (plain, html) {
         (Some(p), _) => part_text(p, raw, PREVIEW_SOURCE),
-        (None, Some(h)) => mail_parser::decoders::html::html_to_text(&part_text(h, raw, PREVIEW_SOURCE)),
+        (None, Some(h)) => text::html_to_text(&part_text(h, raw, PREVIEW_SOURCE)),
         (None, None) => return String::new(),
     };
     collapse_ws(&text).chars().take(PREVIEW_CHARS).collect()
