@@ -274,6 +274,10 @@ impl Session {
             let (Some(seq), Ok(items1)) = (NonZeroU32::new(index as u32 + 1), Vec1::try_from(out_items)) else {
                 continue;
             };
+            if let Some(sel) = self.selected.as_mut() {
+                sel.note_keywords(&record.flags.keywords);
+                sel.announce_flags(&mut self.out);
+            }
             self.out.data(Data::Fetch { seq, items: items1 });
             if self.out.len() >= super::response::FLUSH_AT {
                 self.flush().await?;

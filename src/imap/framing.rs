@@ -25,7 +25,8 @@ pub enum Frame {
     /// [`Framer::accept_literal`] or [`Framer::reject_literal`] before going on.
     Literal { length: u32, sync: bool },
     /// A line exceeded [`MAX_LINE`]; its bytes up to the next LF are discarded and the
-    /// partial message is dropped.
+    /// partial message is dropped. [`Framer::refused_start`] keeps its first bytes, so
+    /// the answer can carry the command's own tag.
     TooLong,
 }
 
@@ -57,7 +58,12 @@ pub struct Framer {
     /// Where the current line starts in `message`.
     line_start: usize,
     phase: Phase,
+    /// The first bytes of the last message dropped as overlong.
+    refused_start: Vec<u8>,
 }
+
+/// How much of an overlong message is kept to read its tag and command name from.
+const REFUSED_START: usize = 128;
 
 impl Default for Framer {
     fn default() -> Self {
@@ -74,6 +80,7 @@ impl Framer {
             message: Vec::new(),
             line_start: 0,
             phase: Phase::Line,
+            refused_start: Vec::new(),
         }
     }
 
@@ -269,7 +276,22 @@ impl Framer {
         self.phase = Phase::Line;
     }
 
+    /// The start of the message last dropped as overlong (its tag comes first).
+    pub fn refused_start(&self) -> &[u8] {
+        &self.refused_start
+    }
+
     fn drop_overlong(&mut self) {
+        // The tag is at the start of the message, or of the unread line when the
+        // overlong line is the message's first.
+        let start = if self.message.is_empty() {
+            &self.input[self.head..]
+        } else {
+            &self.message[..]
+        };
+        self.refused_start.clear();
+        self.refused_start
+            .extend_from_slice(&start[..start.len().min(REFUSED_START)]);
         self.message.clear();
         self.line_start = 0;
         self.phase = Phase::DiscardLine;
@@ -373,6 +395,7 @@ mod tests {
         feed(&mut f, b"a ");
         feed(&mut f, &vec![b'x'; MAX_LINE + 10]);
         assert_eq!(f.poll(), Frame::TooLong);
+        assert!(f.refused_start().starts_with(b"a xxx"));
         feed(&mut f, b"yyy\r\nb NOOP\r\n");
         assert_eq!(f.poll(), Frame::Message);
         assert_eq!(f.message(), b"b NOOP\r\n");

@@ -85,6 +85,29 @@ pub fn status_item_name(name: &str) -> Option<StatusDataItemName> {
     })
 }
 
+/// Why a name a client wants to create is refused beyond what the store checks:
+/// clients such as mbsync and offlineimap map names onto local paths, so a `.` or
+/// `..` level, a leading separator or a leading `~` could escape their folder.
+fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.starts_with('/') {
+        return Some("a name cannot start with the hierarchy separator");
+    }
+    if name.starts_with('~') {
+        return Some("a name cannot start with ~");
+    }
+    for part in name.split('/') {
+        match part {
+            "" => return Some("empty hierarchy level"),
+            "." | ".." => return Some("a hierarchy level cannot be . or .."),
+            _ => {}
+        }
+    }
+    if name.chars().any(char::is_control) {
+        return Some("control characters");
+    }
+    None
+}
+
 impl Session {
     fn wire_mailbox(&self, name: &str) -> Mailbox<'static> {
         if name == "INBOX" {
@@ -117,6 +140,10 @@ impl Session {
             self.out.no(tag, Some(code("CANNOT")), "Invalid mailbox name");
             return;
         };
+        if let Some(why) = unsafe_name(&name) {
+            self.out.no(tag, Some(code("CANNOT")), &format!("Invalid name: {why}"));
+            return;
+        }
         match self.ctx.store.create_mailbox(self.inbox_id(), &name) {
             Ok(_) => {
                 self.mailboxes_changed();
@@ -145,6 +172,10 @@ impl Session {
             self.out.no(tag, Some(code("CANNOT")), "Invalid mailbox name");
             return;
         };
+        if let Some(why) = unsafe_name(&to) {
+            self.out.no(tag, Some(code("CANNOT")), &format!("Invalid name: {why}"));
+            return;
+        }
         match self.ctx.store.rename_mailbox(self.inbox_id(), &from, &to) {
             Ok(()) => {
                 self.mailboxes_changed();
@@ -388,5 +419,15 @@ mod tests {
         assert!(!m("x%", "y"));
         assert_eq!(normalize_pattern("inbox/%"), "INBOX/%");
         assert_eq!(normalize_pattern("inboxes"), "inboxes");
+    }
+
+    #[test]
+    fn names_that_could_escape_a_folder_are_refused() {
+        for bad in ["", "/x", "~x", "../x", "a/../b", "a/.", ".", "a//b", "a/", "a\u{7}b"] {
+            assert!(unsafe_name(bad).is_some(), "{bad:?}");
+        }
+        for good in ["x", "a/b", "a.b/..c", "a~b", "Archive/2026"] {
+            assert_eq!(unsafe_name(good), None, "{good:?}");
+        }
     }
 }

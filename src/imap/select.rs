@@ -97,7 +97,7 @@ impl Session {
                 return Ok(());
             }
         };
-        let keywords = selected.used_keywords();
+        let keywords = selected.announced_keywords();
         self.out.data(Data::Flags(mailbox_flags(&keywords)));
         self.out.data(Data::Exists(selected.exists()));
         if !self.enabled.rev2 {

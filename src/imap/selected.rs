@@ -6,15 +6,16 @@
 //! EXPUNGE (or VANISHED under QRESYNC), sent when the protocol allows (RFC 3501
 //! 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH).
 
-use super::flags::{GONE, RECENT, SYSTEM_MASK, to_fetch};
+use super::flags::{GONE, RECENT, SYSTEM_MASK, mailbox_flags, permanent_flags, to_fetch};
 use super::response::Out;
 use crate::store::flag::DELETED as DELETED_BIT;
 use crate::store::{ChangeKind, Mailbox, Store, StoreError};
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::fetch::MessageDataItem;
+use imap_codec::imap_types::response::Code;
 use imap_codec::imap_types::response::Data;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::{NonZeroU32, NonZeroU64};
 use uuid::Uuid;
 
@@ -37,6 +38,11 @@ pub struct Selected {
     /// (uid, modseq) of flag changes to announce.
     pending_flags: Vec<(u32, u64)>,
     gone: usize,
+    /// Keywords the client was told of in FLAGS, by lower-cased name (RFC 3501 7.2.6:
+    /// a keyword is announced before a FETCH carries it).
+    announced: BTreeMap<String, String>,
+    /// A keyword in the view is not in `announced` yet.
+    flags_stale: bool,
 }
 
 /// How announcements are worded for this client.
@@ -76,6 +82,8 @@ impl Selected {
             pending_exists: false,
             pending_flags: Vec::new(),
             gone: 0,
+            announced: BTreeMap::new(),
+            flags_stale: false,
         };
         for r in records {
             let mut bits = r.flags.system & SYSTEM_MASK;
@@ -90,7 +98,43 @@ impl Selected {
         }
         s.uids.shrink_to_fit();
         s.flags.shrink_to_fit();
+        for k in s.used_keywords() {
+            s.announced.insert(k.to_ascii_lowercase(), k);
+        }
         Ok(s)
+    }
+
+    /// The keywords announced so far (for FLAGS and PERMANENTFLAGS).
+    pub fn announced_keywords(&self) -> Vec<String> {
+        self.announced.values().cloned().collect()
+    }
+
+    /// Notes keywords about to be shown; unknown ones make FLAGS stale.
+    pub fn note_keywords(&mut self, keywords: &[String]) {
+        for k in keywords {
+            let lower = k.to_ascii_lowercase();
+            if !self.announced.contains_key(&lower) {
+                self.announced.insert(lower, k.clone());
+                self.flags_stale = true;
+            }
+        }
+    }
+
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]` again when a keyword is new to the client;
+    /// called before any FETCH that may carry it.
+    pub fn announce_flags(&mut self, out: &mut Out) {
+        if !self.flags_stale {
+            return;
+        }
+        self.flags_stale = false;
+        let keywords = self.announced_keywords();
+        out.data(Data::Flags(mailbox_flags(&keywords)));
+        if !self.read_only {
+            out.untagged_ok(
+                Some(Code::PermanentFlags(permanent_flags(&keywords))),
+                "Flags permitted",
+            );
+        }
     }
 
     pub fn exists(&self) -> u32 {
@@ -144,6 +188,7 @@ impl Selected {
             if keywords.is_empty() {
                 self.keywords.remove(&uid);
             } else {
+                self.note_keywords(keywords);
                 self.keywords.insert(uid, keywords.to_vec());
             }
         }
@@ -167,6 +212,7 @@ impl Selected {
                         self.uids.push(record.uid);
                         self.flags.push(record.flags.system & SYSTEM_MASK);
                         if !record.flags.keywords.is_empty() {
+                            self.note_keywords(&record.flags.keywords);
                             self.keywords.insert(record.uid, record.flags.keywords);
                         }
                         self.pending_exists = true;
@@ -221,6 +267,7 @@ impl Selected {
     /// Writes pending untagged responses. EXPUNGE/VANISHED only when
     /// `expunge_allowed` (RFC 3501 7.4.1).
     pub fn announce(&mut self, out: &mut Out, expunge_allowed: bool, style: Style) {
+        self.announce_flags(out);
         if expunge_allowed && self.gone > 0 {
             let mut vanished = Vec::new();
             for i in (0..self.uids.len()).rev() {

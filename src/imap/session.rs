@@ -145,7 +145,10 @@ impl Session {
                     continue;
                 }
                 Frame::TooLong => {
-                    self.out.bad("*", Some(code("TOOBIG")), "Command line too long");
+                    // The client waits for its tag: answer with it whenever it can be read.
+                    let (tag, _) = tag_and_command(self.framer.refused_start());
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    self.out.bad(&tag, Some(code("TOOBIG")), "Command line too long");
                     self.count_bad()?;
                     continue;
                 }

@@ -78,6 +78,7 @@ impl Session {
         for (record, _) in &updated {
             selected.set_flags(record.uid, record.flags.system, &record.flags.keywords);
         }
+        selected.announce_flags(&mut self.out);
         let silent = response == StoreResponse::Silent;
         for (record, changed) in &updated {
             // RFC 7162 3.2: with UNCHANGEDSINCE, unchanged messages are still reported.
