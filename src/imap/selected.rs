@@ -112,9 +112,8 @@ impl Selected {
     /// Notes keywords about to be shown; unknown ones make FLAGS stale.
     pub fn note_keywords(&mut self, keywords: &[String]) {
         for k in keywords {
-            let lower = k.to_ascii_lowercase();
-            if !self.announced.contains_key(&lower) {
-                self.announced.insert(lower, k.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = self.announced.entry(k.to_ascii_lowercase()) {
+                e.insert(k.clone());
                 self.flags_stale = true;
             }
         }
