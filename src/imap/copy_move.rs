@@ -2,6 +2,7 @@
 //! COPYUID (RFC 4315).
 
 use super::response::code;
+use super::retain;
 use super::session::{Res, Session};
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
@@ -85,7 +86,14 @@ impl Session {
         };
         let store = self.ctx.store.clone();
         let result = if moving {
-            store.move_messages(inbox, from, &uids, target.id).await
+            let own = self.selected.as_ref().map(|s| &s.view);
+            let kept = retain::before_expunge(&store, inbox, from, &uids, own);
+            let moved = store.move_messages(inbox, from, &uids, target.id).await;
+            let mut removed: Vec<u32> = moved.iter().flat_map(|(_, pairs)| pairs.iter().map(|p| p.0)).collect();
+            removed.sort_unstable();
+            let own = self.selected.as_ref().map(|s| &s.view);
+            retain::expunged(inbox, from, &kept, &removed, own);
+            moved
         } else {
             store.copy_messages(inbox, from, &uids, target.id).await
         };

@@ -1,6 +1,7 @@
 //! EXPUNGE (RFC 3501 6.4.3) and UID EXPUNGE (RFC 4315 2.1).
 
 use super::response::code;
+use super::retain;
 use super::session::{Res, Session};
 use imap_codec::imap_types::sequence::SequenceSet;
 
@@ -34,7 +35,12 @@ impl Session {
         };
         let candidates = selected.flagged_deleted(&indexes);
         let mailbox = selected.mailbox;
-        match self.ctx.store.expunge_flagged(inbox, mailbox, candidates).await {
+        let store = &self.ctx.store;
+        let kept = retain::before_expunge(store, inbox, mailbox, &candidates, Some(&selected.view));
+        let result = store.expunge_flagged(inbox, mailbox, candidates).await;
+        let removed = result.as_deref().unwrap_or_default();
+        retain::expunged(inbox, mailbox, &kept, removed, self.selected.as_ref().map(|s| &s.view));
+        match result {
             Ok(removed) => {
                 if !removed.is_empty() {
                     self.notify_changed();

@@ -6,6 +6,7 @@
 use super::flags::to_fetch;
 use super::message::{self, SectionError};
 use super::response::code;
+use super::retain::Kept;
 use super::selected::uid_set;
 use super::session::{Res, Session};
 use crate::mail::MessageSummary;
@@ -19,7 +20,9 @@ use imap_codec::imap_types::fetch::{
 };
 use imap_codec::imap_types::response::Data;
 use imap_codec::imap_types::sequence::SequenceSet;
+use std::collections::HashMap;
 use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::Arc;
 
 /// A byte string as an IMAP literal (NUL cannot be sent in one, RFC 3501 4.3).
 pub fn literal(bytes: Vec<u8>) -> NString<'static> {
@@ -166,19 +169,30 @@ impl Session {
 
         // Load the records first, so \Seen can be set before answering.
         let mut records: Vec<(usize, MessageRecord)> = Vec::with_capacity(uids.len());
+        // RFC 2180 4.1.1: messages expunged by another session that this client has
+        // not been told about are served as they were.
+        let mut kept: HashMap<u32, Arc<Kept>> = HashMap::new();
         for (&index, &u) in indexes.iter().zip(&uids) {
-            match store.message(inbox, mailbox, u) {
-                Ok(Some(r)) => {
+            let found = match store.message(inbox, mailbox, u) {
+                Ok(Some(r)) => Some(r),
+                Ok(None) => self.selected.as_ref().and_then(|s| s.view.kept(u)).map(|k| {
+                    let record = k.record.clone();
+                    kept.insert(u, k);
+                    record
+                }),
+                Err(e) => {
+                    self.server_error(tag, e);
+                    return Ok(());
+                }
+            };
+            match found {
+                Some(r) => {
                     if changed_since.is_some_and(|since| r.modseq <= since) {
                         continue;
                     }
                     records.push((index, r));
                 }
-                Ok(None) => gone = true,
-                Err(e) => {
-                    self.server_error(tag, e);
-                    return Ok(());
-                }
+                None => gone = true,
             }
         }
         let mut seen_now: Vec<u32> = Vec::new();
@@ -220,8 +234,13 @@ impl Session {
         }
 
         for (index, record) in records {
+            let kept_copy = kept.get(&record.uid);
             let raw = if raw_needed {
-                match store.raw_message(&record.blob) {
+                let raw = match kept_copy {
+                    Some(k) => Ok(k.raw.clone()),
+                    None => store.raw_message(&record.blob),
+                };
+                match raw {
                     Ok(Some(raw)) => raw,
                     Ok(None) => {
                         gone = true;
@@ -236,7 +255,11 @@ impl Session {
                 crate::store::Bytes::default()
             };
             let summary = if summary_needed {
-                match load_summary(&store, &record, &raw) {
+                let summary = match kept_copy {
+                    Some(k) => k.summary.as_deref().and_then(|b| postcard::from_bytes(b).ok()),
+                    None => load_summary(&store, &record, &raw),
+                };
+                match summary {
                     Some(s) => s,
                     None => {
                         gone = true;

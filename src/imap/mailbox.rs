@@ -89,6 +89,8 @@ pub fn status_item_name(name: &str) -> Option<StatusDataItemName> {
 /// clients such as mbsync and offlineimap map names onto local paths, so a `.` or
 /// `..` level, a leading separator or a leading `~` could escape their folder.
 fn unsafe_name(name: &str) -> Option<&'static str> {
+    // RFC 3501 6.3.3: a trailing separator only declares the name a parent.
+    let name = name.strip_suffix('/').unwrap_or(name);
     if name.starts_with('/') {
         return Some("a name cannot start with the hierarchy separator");
     }
@@ -423,10 +425,10 @@ mod tests {
 
     #[test]
     fn names_that_could_escape_a_folder_are_refused() {
-        for bad in ["", "/x", "~x", "../x", "a/../b", "a/.", ".", "a//b", "a/", "a\u{7}b"] {
+        for bad in ["", "/x", "~x", "../x", "a/../b", "a/.", ".", "a//b", "a//", "a\u{7}b"] {
             assert!(unsafe_name(bad).is_some(), "{bad:?}");
         }
-        for good in ["x", "a/b", "a.b/..c", "a~b", "Archive/2026"] {
+        for good in ["x", "a/b", "a/", "a.b/..c", "a~b", "Archive/2026"] {
             assert_eq!(unsafe_name(good), None, "{good:?}");
         }
     }

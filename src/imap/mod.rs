@@ -17,6 +17,7 @@ mod mailbox;
 pub mod message;
 mod preparse;
 mod response;
+mod retain;
 mod search;
 mod select;
 mod selected;

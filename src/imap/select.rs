@@ -3,6 +3,7 @@
 
 use super::flags::{SYSTEM_MASK, mailbox_flags, permanent_flags};
 use super::response::code;
+use super::retain;
 use super::selected::{Selected, Style, uid_set};
 use super::session::{Res, Session, State};
 use crate::store::flag;
@@ -205,7 +206,26 @@ impl Session {
         self.state = State::Authenticated;
         if expunge && !selected.read_only {
             let inbox = self.inbox_id();
-            match self.ctx.store.expunge(inbox, selected.mailbox, None).await {
+            let store = self.ctx.store.clone();
+            let mailbox = selected.mailbox;
+            drop(selected);
+            // What the store's own expunge would scan for, known first so that the
+            // other sessions' views can keep serving it (RFC 2180 4.1).
+            let candidates: Vec<u32> = match store.messages(inbox, mailbox) {
+                Ok(records) => records
+                    .into_iter()
+                    .filter(|m| m.flags.has(flag::DELETED))
+                    .map(|m| m.uid)
+                    .collect(),
+                Err(e) => {
+                    self.server_error(tag, e);
+                    return Ok(());
+                }
+            };
+            let kept = retain::before_expunge(&store, inbox, mailbox, &candidates, None);
+            let result = store.expunge_flagged(inbox, mailbox, candidates).await;
+            retain::expunged(inbox, mailbox, &kept, result.as_deref().unwrap_or_default(), None);
+            match result {
                 Ok(removed) => {
                     if !removed.is_empty() {
                         self.notify_changed();

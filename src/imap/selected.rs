@@ -8,6 +8,7 @@
 
 use super::flags::{GONE, RECENT, SYSTEM_MASK, mailbox_flags, permanent_flags, to_fetch};
 use super::response::Out;
+use super::retain::View;
 use crate::store::flag::DELETED as DELETED_BIT;
 use crate::store::{ChangeKind, Mailbox, Store, StoreError};
 use imap_codec::imap_types::core::Vec1;
@@ -43,6 +44,8 @@ pub struct Selected {
     announced: BTreeMap<String, String>,
     /// A keyword in the view is not in `announced` yet.
     flags_stale: bool,
+    /// Copies of messages other sessions expunged that this client still sees.
+    pub view: View,
 }
 
 /// How announcements are worded for this client.
@@ -61,6 +64,8 @@ impl Selected {
     /// Loads the snapshot. The change-log position is read before the messages, so a
     /// change racing the load is applied (idempotently) by the next refresh.
     pub fn load(store: &Store, inbox: Uuid, mailbox: &Mailbox, read_only: bool) -> Result<Selected, StoreError> {
+        // Registered first: an expunge from now on keeps what this snapshot may show.
+        let view = View::open(inbox, mailbox.id);
         let modseq = store.inbox_modseq(inbox)?;
         let records = store.messages(inbox, mailbox.id)?;
         // Claiming \Recent writes the mailbox record: only when there is something new.
@@ -84,6 +89,7 @@ impl Selected {
             gone: 0,
             announced: BTreeMap::new(),
             flags_stale: false,
+            view,
         };
         for r in records {
             let mut bits = r.flags.system & SYSTEM_MASK;
@@ -269,11 +275,13 @@ impl Selected {
         self.announce_flags(out);
         if expunge_allowed && self.gone > 0 {
             let mut vanished = Vec::new();
+            let mut removed = Vec::new();
             for i in (0..self.uids.len()).rev() {
                 if self.flags[i] & GONE == 0 {
                     continue;
                 }
                 let uid = self.uids.remove(i);
+                removed.push(uid);
                 self.flags.remove(i);
                 self.keywords.remove(&uid);
                 if style.qresync {
@@ -283,6 +291,7 @@ impl Selected {
                 }
             }
             self.gone = 0;
+            self.view.forget(&removed);
             if !vanished.is_empty() {
                 vanished.reverse();
                 if let Some(set) = uid_set(&vanished) {
