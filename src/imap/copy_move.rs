@@ -86,8 +86,7 @@ impl Session {
         };
         let store = self.ctx.store.clone();
         let result = if moving {
-            let own = self.selected.as_ref().map(|s| &s.view);
-            let kept = retain::before_expunge(&store, inbox, from, &uids, own);
+            let kept = retain::before_expunge(&store, inbox, from, &uids);
             let moved = store.move_messages(inbox, from, &uids, target.id).await;
             let mut removed: Vec<u32> = moved.iter().flat_map(|(_, pairs)| pairs.iter().map(|p| p.0)).collect();
             removed.sort_unstable();

@@ -36,7 +36,7 @@ impl Session {
         let candidates = selected.flagged_deleted(&indexes);
         let mailbox = selected.mailbox;
         let store = &self.ctx.store;
-        let kept = retain::before_expunge(store, inbox, mailbox, &candidates, Some(&selected.view));
+        let kept = retain::before_expunge(store, inbox, mailbox, &candidates);
         let result = store.expunge_flagged(inbox, mailbox, candidates).await;
         let removed = result.as_deref().unwrap_or_default();
         retain::expunged(inbox, mailbox, &kept, removed, self.selected.as_ref().map(|s| &s.view));

@@ -234,12 +234,17 @@ impl Session {
         }
 
         for (index, record) in records {
-            let kept_copy = kept.get(&record.uid);
+            let mut kept_copy = kept.get(&record.uid).cloned();
             let raw = if raw_needed {
-                let raw = match kept_copy {
+                let mut raw = match &kept_copy {
                     Some(k) => Ok(k.raw.clone()),
                     None => store.raw_message(&record.blob),
                 };
+                if matches!(raw, Ok(None)) && kept_copy.is_none() {
+                    // Expunged by another session after the record was read.
+                    kept_copy = self.kept_copy(record.uid);
+                    raw = Ok(kept_copy.as_ref().and_then(|k| k.raw.clone()));
+                }
                 match raw {
                     Ok(Some(raw)) => raw,
                     Ok(None) => {
@@ -255,11 +260,16 @@ impl Session {
                 crate::store::Bytes::default()
             };
             let summary = if summary_needed {
-                let summary = match kept_copy {
-                    Some(k) => k.summary.as_deref().and_then(|b| postcard::from_bytes(b).ok()),
-                    None => load_summary(&store, &record, &raw),
+                let stored = match &kept_copy {
+                    Some(k) => k.summary.clone(),
+                    None => store.message_summary(&record.blob).ok().flatten(),
                 };
-                match summary {
+                let stored = stored.or_else(|| {
+                    kept_copy = self.kept_copy(record.uid);
+                    kept_copy.as_ref().and_then(|k| k.summary.clone())
+                });
+                let decoded = stored.and_then(|b| postcard::from_bytes::<MessageSummary>(&b).ok());
+                match decoded.or_else(|| load_summary(&store, &record, &raw)) {
                     Some(s) => s,
                     None => {
                         gone = true;
@@ -317,6 +327,11 @@ impl Session {
             self.out.ok(tag, None, "FETCH completed");
         }
         Ok(())
+    }
+
+    /// The selected view's copy of a message another session expunged.
+    fn kept_copy(&self, uid: u32) -> Option<Arc<Kept>> {
+        self.selected.as_ref().and_then(|s| s.view.kept(uid))
     }
 
     fn fetch_item(

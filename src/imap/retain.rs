@@ -7,8 +7,8 @@
 //! expunge, the expunging session copies the records and shares the bytes (sled
 //! buffers are reference-counted, nothing is copied) of the doomed messages into
 //! every other open view of that mailbox; a view drops its copies once it has sent
-//! the EXPUNGE (or VANISHED), or when it is closed. Nothing is kept when no other
-//! session has the mailbox selected. The registry is in memory only: after a
+//! the EXPUNGE (or VANISHED), or when it is closed. Nothing stays kept once no
+//! other session has the mailbox selected. The registry is in memory only: after a
 //! restart no session has a view to serve.
 
 use crate::store::{Bytes, MessageRecord, Store};
@@ -34,7 +34,9 @@ struct Views {
     views: HashMap<u64, HashMap<u32, Arc<Kept>>>,
     /// Kept while their expunge is being written, readable by every view: a view
     /// registered meanwhile may have loaded the message before the write landed.
-    pending: HashMap<u32, Arc<Kept>>,
+    /// Counted, as sessions may expunge the same message at once and finish in any
+    /// order: the one whose write removed it hands it out.
+    pending: HashMap<u32, (Arc<Kept>, usize)>,
 }
 
 /// Every mailbox some IMAP session has selected, by (inbox, mailbox).
@@ -67,7 +69,7 @@ impl View {
             .views
             .get(&self.id)
             .and_then(|mine| mine.get(&uid))
-            .or_else(|| views.pending.get(&uid))
+            .or_else(|| views.pending.get(&uid).map(|(k, _)| k))
             .cloned()
     }
 
@@ -97,19 +99,13 @@ impl Drop for View {
     }
 }
 
-/// Whether any view other than `own` has this mailbox open.
-fn others_viewing(key: Key, own: Option<&View>) -> bool {
-    let registry = REGISTRY.lock();
-    registry
-        .get(&key)
-        .is_some_and(|v| v.views.keys().any(|id| own.is_none_or(|o| o.key != key || o.id != *id)))
-}
-
 /// Keeps the messages about to be expunged readable for the other views of the
 /// mailbox; call [`expunged`] with what the store really removed once it is written.
-pub fn before_expunge(store: &Store, inbox: Uuid, mailbox: u32, uids: &[u32], own: Option<&View>) -> Vec<u32> {
+/// Done even when no other view is open: one may open and load its snapshot while
+/// the expunge is being written.
+pub fn before_expunge(store: &Store, inbox: Uuid, mailbox: u32, uids: &[u32]) -> Vec<u32> {
     let key = (inbox, mailbox);
-    if uids.is_empty() || !others_viewing(key, own) {
+    if uids.is_empty() {
         return Vec::new();
     }
     let mut kept = Vec::with_capacity(uids.len());
@@ -127,7 +123,7 @@ pub fn before_expunge(store: &Store, inbox: Uuid, mailbox: u32, uids: &[u32], ow
     let mut pending = Vec::with_capacity(kept.len());
     for k in kept {
         pending.push(k.record.uid);
-        views.pending.insert(k.record.uid, k);
+        views.pending.entry(k.record.uid).or_insert((k, 0)).1 += 1;
     }
     pending
 }
@@ -142,7 +138,14 @@ pub fn expunged(inbox: Uuid, mailbox: u32, pending: &[u32], removed: &[u32], own
     let mut registry = REGISTRY.lock();
     let Some(views) = registry.get_mut(&key) else { return };
     for uid in pending {
-        let Some(k) = views.pending.remove(uid) else { continue };
+        let Some((k, count)) = views.pending.get_mut(uid) else {
+            continue;
+        };
+        let k = k.clone();
+        *count -= 1;
+        if *count == 0 {
+            views.pending.remove(uid);
+        }
         if removed.binary_search(uid).is_err() {
             continue;
         }
@@ -165,9 +168,7 @@ mod tests {
     fn views_unregister_and_forget() {
         let inbox = Uuid::new_v4();
         let a = View::open(inbox, 1);
-        assert!(!others_viewing((inbox, 1), Some(&a)));
         let b = View::open(inbox, 1);
-        assert!(others_viewing((inbox, 1), Some(&a)));
         let record = MessageRecord {
             uid: 7,
             blob: [0; 32],
@@ -180,14 +181,12 @@ mod tests {
         {
             let mut registry = REGISTRY.lock();
             let views = registry.get_mut(&(inbox, 1)).expect("registered");
-            views.pending.insert(
-                7,
-                Arc::new(Kept {
-                    record,
-                    raw: None,
-                    summary: None,
-                }),
-            );
+            let kept = Kept {
+                record,
+                raw: None,
+                summary: None,
+            };
+            views.pending.insert(7, (Arc::new(kept), 1));
         }
         assert!(b.kept(7).is_some(), "pending copies are readable");
         expunged(inbox, 1, &[7], &[7], Some(&a));

@@ -222,7 +222,7 @@ impl Session {
                     return Ok(());
                 }
             };
-            let kept = retain::before_expunge(&store, inbox, mailbox, &candidates, None);
+            let kept = retain::before_expunge(&store, inbox, mailbox, &candidates);
             let result = store.expunge_flagged(inbox, mailbox, candidates).await;
             retain::expunged(inbox, mailbox, &kept, result.as_deref().unwrap_or_default(), None);
             match result {

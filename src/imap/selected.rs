@@ -36,6 +36,8 @@ pub struct Selected {
     /// The mailbox was deleted or renamed away under us.
     pub vanished_mailbox: bool,
     pending_exists: bool,
+    /// How many messages the client was told exist (EXISTS minus EXPUNGEs since).
+    told: usize,
     /// (uid, modseq) of flag changes to announce.
     pending_flags: Vec<(u32, u64)>,
     gone: usize,
@@ -85,6 +87,7 @@ impl Selected {
             highest_modseq: mailbox.highest_modseq,
             vanished_mailbox: false,
             pending_exists: false,
+            told: 0,
             pending_flags: Vec::new(),
             gone: 0,
             announced: BTreeMap::new(),
@@ -104,6 +107,7 @@ impl Selected {
         }
         s.uids.shrink_to_fit();
         s.flags.shrink_to_fit();
+        s.told = s.uids.len();
         for k in s.used_keywords() {
             s.announced.insert(k.to_ascii_lowercase(), k);
         }
@@ -284,6 +288,12 @@ impl Selected {
                 removed.push(uid);
                 self.flags.remove(i);
                 self.keywords.remove(&uid);
+                if i >= self.told {
+                    // Arrived and left before the client heard of it: the numbers
+                    // it knows are unchanged, so there is nothing to say.
+                    continue;
+                }
+                self.told -= 1;
                 if style.qresync {
                     vanished.push(uid);
                 } else if let Some(seq) = NonZeroU32::new(i as u32 + 1) {
@@ -308,6 +318,7 @@ impl Selected {
         if self.pending_exists {
             self.pending_exists = false;
             out.data(Data::Exists(self.exists()));
+            self.told = self.uids.len();
             if !style.rev2 {
                 out.data(Data::Recent(self.recent()));
             }
