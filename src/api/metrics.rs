@@ -22,6 +22,17 @@ pub fn render(ctx: &Context) -> Result<Out, ApiError> {
     m.counter_set("mailroom_store_writes_total", &[], to_i64(writes));
     m.counter_set("mailroom_store_write_batches_total", &[], to_i64(batches));
     m.gauge_set("mailroom_store_size_bytes", &[], to_i64(ctx.store.size_on_disk()));
+    let (addresses, accounts) = ctx.auth.throttle_counts();
+    m.counter_set(
+        "mailroom_auth_throttled_total",
+        &[("scope", "address")],
+        to_i64(addresses),
+    );
+    m.counter_set(
+        "mailroom_auth_throttled_total",
+        &[("scope", "account")],
+        to_i64(accounts),
+    );
     Ok(Out {
         status: StatusCode::OK,
         body: Bytes::from(m.render()),
