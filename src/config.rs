@@ -105,6 +105,21 @@ pub struct AuthConfig {
     pub argon2_lanes: u32,
     /// How long a verified login is remembered, so reconnecting clients skip argon2.
     pub verify_cache_secs: u64,
+    /// Failed logins are counted over this window (per account and per client address).
+    pub throttle_window_secs: u64,
+    /// Failures for one account before its logins wait (growing to `throttle_max_delay_ms`).
+    pub account_free_failures: u32,
+    /// Failures for one account after which its logins are refused until the window passes.
+    pub account_refuse_after: u32,
+    /// Failures from one client address (any accounts) before its failed answers wait.
+    pub address_free_failures: u32,
+    /// Failures from one address after which its failed logins are answered "try again
+    /// later" after the longest wait. A correct password is still accepted at once.
+    pub address_refuse_after: u32,
+    /// The longest wait a throttled login gets.
+    pub throttle_max_delay_ms: u64,
+    /// Client networks (CIDR, e.g. "10.0.0.0/8") that get only the per-account limit.
+    pub trusted_networks: Vec<ipnet::IpNet>,
 }
 
 /// The names clients are told to use, which need not be the bind addresses.
@@ -199,6 +214,13 @@ impl Default for AuthConfig {
             argon2_iterations: 2,
             argon2_lanes: 1,
             verify_cache_secs: 300,
+            throttle_window_secs: 15 * 60,
+            account_free_failures: 3,
+            account_refuse_after: 15,
+            address_free_failures: 10,
+            address_refuse_after: 30,
+            throttle_max_delay_ms: 4000,
+            trusted_networks: Vec::new(),
         }
     }
 }
@@ -308,6 +330,25 @@ impl Config {
             || self.auth.argon2_lanes == 0
         {
             return Err(err("auth", "argon2 parameters out of range".into()));
+        }
+        let a = &self.auth;
+        if a.throttle_window_secs == 0 {
+            return Err(err("auth.throttle_window_secs", "must be at least 1".into()));
+        }
+        if a.account_refuse_after <= a.account_free_failures {
+            return Err(err(
+                "auth.account_refuse_after",
+                "must be more than auth.account_free_failures".into(),
+            ));
+        }
+        if a.address_refuse_after <= a.address_free_failures {
+            return Err(err(
+                "auth.address_refuse_after",
+                "must be more than auth.address_free_failures".into(),
+            ));
+        }
+        if a.throttle_max_delay_ms > 60_000 {
+            return Err(err("auth.throttle_max_delay_ms", "at most 60000 (one minute)".into()));
         }
         self.delivery
             .validate()

@@ -13,8 +13,47 @@ use std::process::ExitCode;
     about = "A mail server for AI agents: SMTP, IMAP and a provisioning API"
 )]
 struct Cli {
+    /// Log line format on stderr: `text` for people, `json` (one object a line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What is logged unless MAILROOM_LOG or RUST_LOG says otherwise: sled's debug
+/// chatter stays out.
+const DEFAULT_LOG_FILTER: &str = "info,sled=warn";
+
+/// Logs to stderr, filtered by MAILROOM_LOG, else RUST_LOG, else the default.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = ["MAILROOM_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+        .map_or_else(
+            || EnvFilter::new(DEFAULT_LOG_FILTER),
+            |spec| {
+                EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+                    eprintln!("mailroom: ignoring the log filter {spec:?}: {e}");
+                    EnvFilter::new(DEFAULT_LOG_FILTER)
+                })
+            },
+        );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -63,13 +102,7 @@ enum QueueCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(cli.log_format);
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => match Config::load(config.as_deref()) {

@@ -20,6 +20,8 @@ pub struct TestServer {
     extra_config: String,
     /// Every line the server logged so far (stderr), for assertions on logs.
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// `--log-format` given to the server.
+    log_format: &'static str,
 }
 
 impl TestServer {
@@ -30,6 +32,11 @@ impl TestServer {
     /// Starts with extra TOML appended to the base test config (sections must not
     /// repeat the base ones: use keys like `[smtp]` only through `extra_smtp` etc.).
     pub fn start_with(extra_config: &str) -> TestServer {
+        TestServer::start_logging(extra_config, "text")
+    }
+
+    /// Starts with `--log-format FORMAT` (text or json).
+    pub fn start_logging(extra_config: &str, log_format: &'static str) -> TestServer {
         let dir = std::env::temp_dir().join(format!("mailroom-test-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut server = TestServer {
@@ -38,6 +45,7 @@ impl TestServer {
             addrs: HashMap::new(),
             extra_config: extra_config.to_string(),
             log: Default::default(),
+            log_format,
         };
         server.write_config();
         server.spawn();
@@ -105,7 +113,7 @@ data_dir = "{d}/data"
 
     fn spawn(&mut self) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailroom"))
-            .args(["serve", "--config"])
+            .args(["--log-format", self.log_format, "serve", "--config"])
             .arg(self.dir.join("mailroom.toml"))
             .env("MAILROOM_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "info,sled=warn")
@@ -143,6 +151,21 @@ data_dir = "{d}/data"
                     );
                 }
             };
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                let fields = &json["fields"];
+                if let (Some("listening"), Some(kind), Some(addr)) = (
+                    fields["message"].as_str(),
+                    fields["kind"].as_str(),
+                    fields["addr"].as_str(),
+                ) {
+                    self.addrs
+                        .entry(kind.to_string())
+                        .or_insert(addr.parse().expect("addr"));
+                }
+                if fields["message"] == "ready" {
+                    break;
+                }
+            }
             if let (Some(kind), Some(addr)) = (field(&line, "kind="), field(&line, "addr="))
                 && line.contains("listening")
             {

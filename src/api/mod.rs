@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+use uuid::Uuid;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -168,6 +169,29 @@ fn route(path: &str) -> Option<Resource<'_>> {
 }
 
 impl Resource<'_> {
+    /// The route with its ids as placeholders, for logs and metrics.
+    fn template(self) -> &'static str {
+        use Resource::*;
+        match self {
+            Healthz => "/healthz",
+            Metrics => "/metrics",
+            Me => "/v1/me",
+            Tenants => "/v1/tenants",
+            Tenant(_) => "/v1/tenants/{id}",
+            Workspaces => "/v1/workspaces",
+            Workspace(_) => "/v1/workspaces/{id}",
+            WorkspaceKeys(_) => "/v1/workspaces/{id}/keys",
+            WorkspaceKey(..) => "/v1/workspaces/{id}/keys/{keyId}",
+            Inboxes => "/v1/inboxes",
+            Inbox(_) => "/v1/inboxes/{id}",
+            InboxPassword(_) => "/v1/inboxes/{id}/password",
+            InboxKeys(_) => "/v1/inboxes/{id}/keys",
+            InboxKey(..) => "/v1/inboxes/{id}/keys/{keyId}",
+            AdminQueue => "/v1/admin/queue",
+            AdminDkim(_) => "/v1/admin/dkim/{domain}",
+        }
+    }
+
     /// The methods the resource has, as the `Allow` header lists them.
     fn allow(self) -> &'static str {
         use Resource::*;
@@ -211,11 +235,22 @@ impl Call<'_> {
     }
 }
 
+/// What the request log line and metrics learn while a request is dispatched.
+#[derive(Default)]
+struct Seen {
+    rate: Option<RateDecision>,
+    /// The route template; None for an unknown path.
+    route: Option<&'static str>,
+    /// The caller's key id and kind once authenticated.
+    key: Option<(Uuid, &'static str)>,
+}
+
 async fn handle(ctx: &Context, req: Request<Incoming>) -> Reply {
+    let started = std::time::Instant::now();
     let request_id = request_id(req.headers());
     let (parts, body) = req.into_parts();
-    let mut rate = None;
-    let out = match dispatch(ctx, &parts, body, &mut rate).await {
+    let mut seen = Seen::default();
+    let out = match dispatch(ctx, &parts, body, &mut seen).await {
         Ok(out) => out,
         Err(e) => {
             if let Some(detail) = e.internal() {
@@ -224,8 +259,7 @@ async fn handle(ctx: &Context, req: Request<Incoming>) -> Reply {
             e.into_out()
         }
     };
-    ctx.metrics
-        .inc("mailroom_api_requests_total", &[("status", out.status.as_str())]);
+    log_request(ctx, &parts.method, &seen, out.status, &request_id, started.elapsed());
     let mut resp = Response::new(Full::new(out.body));
     *resp.status_mut() = out.status;
     let headers = resp.headers_mut();
@@ -234,7 +268,7 @@ async fn handle(ctx: &Context, req: Request<Incoming>) -> Reply {
     if let Some((name, value)) = out.header {
         headers.insert(name, value);
     }
-    if let Some(d) = rate.filter(|_| ctx.config.api.rate_limit_per_second > 0) {
+    if let Some(d) = seen.rate.filter(|_| ctx.config.api.rate_limit_per_second > 0) {
         headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(d.limit));
         headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(d.remaining));
         headers.insert(X_RATELIMIT_RESET, HeaderValue::from(d.reset_secs));
@@ -242,14 +276,44 @@ async fn handle(ctx: &Context, req: Request<Incoming>) -> Reply {
     resp
 }
 
+/// One info line and the metrics per request; never a key or a body.
+fn log_request(
+    ctx: &Context,
+    method: &Method,
+    seen: &Seen,
+    status: hyper::StatusCode,
+    request_id: &HeaderValue,
+    took: Duration,
+) {
+    let route = seen.route.unwrap_or("unknown");
+    ctx.metrics
+        .inc("mailroom_api_requests_total", &[("status", status.as_str())]);
+    (ctx.metrics).observe("mailroom_api_request_duration_seconds", &[("route", route)], took);
+    let (key_id, key_kind) = match seen.key {
+        Some((id, kind)) => (Some(id), kind),
+        None => (None, "-"),
+    };
+    tracing::info!(
+        method = %method,
+        route,
+        status = status.as_u16(),
+        duration_ms = took.as_secs_f64() * 1000.0,
+        key_id = %key_id.map_or_else(|| "-".to_string(), |id| id.to_string()),
+        key_kind,
+        request_id = request_id.to_str().unwrap_or("-"),
+        "api request"
+    );
+}
+
 async fn dispatch(
     ctx: &Context,
     parts: &hyper::http::request::Parts,
     body: Incoming,
-    rate: &mut Option<RateDecision>,
+    seen: &mut Seen,
 ) -> Result<Out, ApiError> {
     use Resource::*;
     let resource = route(parts.uri.path()).ok_or_else(|| ApiError::not_found("path"))?;
+    seen.route = Some(resource.template());
     let method = &parts.method;
     if !resource.allow().split(", ").any(|m| m == method.as_str()) {
         return Err(ApiError::method_not_allowed(resource.allow()));
@@ -263,8 +327,12 @@ async fn dispatch(
         _ => {}
     }
     let principal = auth::authenticate(ctx, &parts.headers)?;
+    seen.key = Some(match &principal {
+        crate::auth::Principal::Admin => (Uuid::nil(), "admin"),
+        crate::auth::Principal::Key(k) => (k.id, k.kind.name()),
+    });
     let decision = ctx.auth.check_rate(&principal);
-    *rate = Some(decision);
+    seen.rate = Some(decision);
     if !decision.allowed {
         return Err(ApiError::rate_limited(decision.reset_secs));
     }

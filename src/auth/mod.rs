@@ -80,7 +80,7 @@ impl Auth {
             store,
             hasher,
             cache: VerifyCache::new(Duration::from_secs(a.verify_cache_secs)),
-            throttle: LoginThrottle::default(),
+            throttle: LoginThrottle::new(throttle::Limits::from(a)),
             rate: RateLimiter::new(config.api.rate_limit_per_second, config.api.rate_limit_burst),
             admin_token_hash: keys::hash_key(admin_token),
             default_domain: config.default_domain().to_string(),
@@ -151,12 +151,18 @@ impl Auth {
         self.cache.forget(inbox);
     }
 
+    /// (addresses, accounts) that started being throttled since start-up.
+    pub fn throttle_counts(&self) -> (u64, u64) {
+        self.throttle.started_counts()
+    }
+
     /// IMAP and SMTP login: `user` is an inbox address, or a bare username on the
-    /// default domain. Throttled per address and account; unknown users and wrong
-    /// passwords get the same answer after the same work.
+    /// default domain. Throttled as `throttle` says: the account's own failures
+    /// delay or refuse it, an address's failures only its failed answers. Unknown
+    /// users and wrong passwords get the same answer after the same work.
     pub async fn login(&self, user: &str, password: &str, ip: IpAddr) -> Result<Inbox, LoginError> {
         let address = self.qualify(user);
-        let delay = match self.throttle.check(ip, &address) {
+        let delay = match self.throttle.check(&address) {
             Verdict::Refuse => return Err(LoginError::Throttled),
             Verdict::Proceed(delay) => delay,
         };
@@ -194,8 +200,15 @@ impl Auth {
                 Ok(inbox)
             }
             _ => {
-                self.throttle.record_failure(ip, &address);
-                Err(LoginError::Failed)
+                let penalty = self.throttle.record_failure(ip, &address);
+                if !penalty.delay.is_zero() {
+                    tokio::time::sleep(penalty.delay).await;
+                }
+                Err(if penalty.refused {
+                    LoginError::Throttled
+                } else {
+                    LoginError::Failed
+                })
             }
         }
     }

@@ -145,7 +145,7 @@ impl Session {
                     return Ok(());
                 }
                 tracing::debug!(inbox = %inbox.id, "imap login");
-                self.ctx.metrics.inc("imap_logins_total", &[("result", "ok")]);
+                self.ctx.metrics.inc("mailroom_imap_logins_total", &[("result", "ok")]);
                 self.user = Some(User {
                     inbox,
                     signal,
@@ -156,13 +156,17 @@ impl Session {
                 self.out.ok(tag, Some(caps), "Logged in");
             }
             Err(LoginError::Failed) => {
-                self.ctx.metrics.inc("imap_logins_total", &[("result", "failed")]);
+                self.ctx
+                    .metrics
+                    .inc("mailroom_imap_logins_total", &[("result", "failed")]);
                 self.out
                     .no(tag, Some(code("AUTHENTICATIONFAILED")), "Authentication failed");
                 self.count_bad()?;
             }
             Err(LoginError::Throttled) => {
-                self.ctx.metrics.inc("imap_logins_total", &[("result", "throttled")]);
+                self.ctx
+                    .metrics
+                    .inc("mailroom_imap_logins_total", &[("result", "throttled")]);
                 self.out.no(
                     tag,
                     Some(code("UNAVAILABLE")),

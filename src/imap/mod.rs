@@ -66,9 +66,10 @@ pub async fn serve(ctx: Arc<Context>, listener: TcpListener, implicit_tls: bool)
             } else {
                 Stream::Plain(tcp)
             };
-            ctx.metrics.gauge_add("imap_sessions", &[], 1);
+            ctx.metrics.inc("mailroom_imap_sessions_total", &[]);
+            ctx.metrics.gauge_add("mailroom_imap_sessions", &[], 1);
             session::Session::new(ctx.clone(), stream, peer).run().await;
-            ctx.metrics.gauge_add("imap_sessions", &[], -1);
+            ctx.metrics.gauge_add("mailroom_imap_sessions", &[], -1);
         });
     }
 }

@@ -80,6 +80,12 @@ pub struct Session {
     /// Set once COMPRESS DEFLATE is on.
     pub deflate: Option<Box<Deflate>>,
     shutdown: watch::Receiver<bool>,
+    /// For the session-end log line.
+    pub commands: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    started: std::time::Instant,
+    ended: &'static str,
 }
 
 impl Session {
@@ -100,6 +106,11 @@ impl Session {
             starttls_offered,
             deflate: None,
             shutdown,
+            commands: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            started: std::time::Instant::now(),
+            ended: "client closed",
         }
     }
 
@@ -121,6 +132,29 @@ impl Session {
         let _ = self.serve().await;
         let _ = self.flush().await;
         self.stream.shutdown().await;
+        self.log_end();
+    }
+
+    /// One info line per session: who, how much, how long, how it ended.
+    fn log_end(&self) {
+        let ended = if self.state == State::Logout {
+            "logout"
+        } else {
+            self.ended
+        };
+        let inbox = self.user.as_ref().map(|u| u.inbox.address());
+        tracing::info!(
+            protocol = "imap",
+            peer = %self.peer,
+            tls = self.is_tls(),
+            inbox = inbox.as_deref().unwrap_or("-"),
+            commands = self.commands,
+            bytes_in = self.bytes_in,
+            bytes_out = self.bytes_out,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            ended,
+            "imap session ended"
+        );
     }
 
     async fn serve(&mut self) -> Res {
@@ -185,22 +219,32 @@ impl Session {
                 _ = rest, if can_rest => self.rest_compressor(),
                 read = read_input(&mut self.stream, &mut self.deflate, self.framer.input_mut()) => {
                     return match read {
-                        Ok(0) | Err(_) => Err(Close),
-                        Ok(_) => Ok(()),
+                        Ok(0) => Err(Close),
+                        Err(_) => {
+                            self.ended = "connection error";
+                            Err(Close)
+                        }
+                        Ok(n) => {
+                            self.bytes_in += n as u64;
+                            Ok(())
+                        }
                     };
                 }
                 _ = self.shutdown.changed() => {
                     self.out.bye(None, "Server shutting down");
+                    self.ended = "server shutdown";
                     return Err(Close);
                 }
                 deleted = inbox_deleted(signal) => {
                     if deleted {
                         self.out.bye(None, "Inbox deleted");
+                        self.ended = "inbox deleted";
                         return Err(Close);
                     }
                 }
                 _ = &mut deadline => {
                     self.out.bye(None, "Autologout; idle for too long");
+                    self.ended = "idle timeout";
                     return Err(Close);
                 }
             }
@@ -276,6 +320,7 @@ impl Session {
         self.bad_commands += 1;
         if self.bad_commands >= MAX_BAD_COMMANDS {
             self.out.bye(None, "Too many invalid commands");
+            self.ended = "too many bad commands";
             return Err(Close);
         }
         Ok(())
@@ -286,6 +331,7 @@ impl Session {
             return Ok(());
         }
         let result = write_output(&mut self.stream, &mut self.deflate, &self.out.buf).await;
+        self.bytes_out += self.out.buf.len() as u64;
         self.out.buf.clear();
         if self.out.buf.capacity() > 16 * 1024 {
             self.out.buf = Vec::new();
@@ -327,7 +373,10 @@ impl Session {
         let tag = command.tag.inner().to_string();
         let name = command.body.name();
         tracing::trace!(command = name, "imap command");
-        self.ctx.metrics.inc("imap_commands_total", &[("command", name)]);
+        self.ctx
+            .metrics
+            .inc("mailroom_imap_commands_total", &[("command", name)]);
+        self.commands += 1;
         if !self.allowed(&command.body) {
             let text = match self.state {
                 State::NotAuthenticated => "Not authenticated",
@@ -337,7 +386,14 @@ impl Session {
             self.out.bad(&tag, None, text);
             return self.count_bad();
         }
-        self.dispatch(&tag, command.body, pre.search_return).await
+        let started = std::time::Instant::now();
+        let result = self.dispatch(&tag, command.body, pre.search_return).await;
+        // IDLE lasts as long as the client wants; it would only blur the histogram.
+        if name != "IDLE" {
+            let labels = [("command", name)];
+            (self.ctx.metrics).observe("mailroom_imap_command_duration_seconds", &labels, started.elapsed());
+        }
+        result
     }
 
     fn allowed(&self, body: &CommandBody<'_>) -> bool {

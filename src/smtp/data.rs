@@ -182,7 +182,20 @@ impl Session {
         match local::deliver(&self.ctx.store, &self.ctx.events, delivery).await {
             Ok(()) => {
                 self.count_message("accepted");
-                tracing::debug!(id = %self.message_id(), size = raw.len(), "message accepted");
+                let labels = [("port", self.listener.role.name())];
+                (self.ctx.metrics).observe(
+                    "mailroom_smtp_transaction_duration_seconds",
+                    &labels,
+                    tx.started.elapsed(),
+                );
+                tracing::info!(
+                    id = %self.message_id(),
+                    size = raw.len(),
+                    recipients = tx.local.len() + tx.remote.len(),
+                    local = tx.local.len(),
+                    queued_remote = tx.remote.len(),
+                    "message accepted"
+                );
                 let text = format!("250 2.0.0 OK: queued as {}", self.message_id());
                 self.reply(&text);
             }

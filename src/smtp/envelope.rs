@@ -80,6 +80,7 @@ impl Session {
             accepted: 0,
             first_rcpt: None,
             chunks: None,
+            started: std::time::Instant::now(),
         });
         self.reply(reply::SENDER_OK);
         Ok(())

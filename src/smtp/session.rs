@@ -46,6 +46,8 @@ pub struct Transaction {
     pub first_rcpt: Option<String>,
     /// A BDAT message being collected.
     pub chunks: Option<Body>,
+    /// When MAIL FROM came, for the transaction-time histogram.
+    pub started: std::time::Instant,
 }
 
 impl Transaction {
@@ -74,6 +76,12 @@ pub struct Session {
     bad_commands: u32,
     idle: Duration,
     shutdown: watch::Receiver<bool>,
+    /// For the session-end log line.
+    commands: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    started: std::time::Instant,
+    ended: &'static str,
 }
 
 impl Session {
@@ -97,6 +105,11 @@ impl Session {
             bad_commands: 0,
             idle,
             shutdown,
+            commands: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            started: std::time::Instant::now(),
+            ended: "client closed",
         }
     }
 
@@ -112,6 +125,24 @@ impl Session {
             let _ = self.flush().await;
         }
         self.stream.shutdown().await;
+        self.log_end();
+    }
+
+    /// One info line per session (the span adds session id, peer and port).
+    fn log_end(&self) {
+        let inbox = self.user.as_ref().map(|u| u.address());
+        tracing::info!(
+            protocol = "smtp",
+            tls = self.is_tls(),
+            inbox = inbox.as_deref().unwrap_or("-"),
+            commands = self.commands,
+            messages = self.messages,
+            bytes_in = self.bytes_in,
+            bytes_out = self.bytes_out,
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            ended = self.ended,
+            "smtp session ended"
+        );
     }
 
     async fn serve(&mut self) -> Res {
@@ -122,6 +153,7 @@ impl Session {
             {
                 Line::Complete => {
                     let line = std::mem::take(&mut self.line);
+                    self.commands += 1;
                     let result = self.command(&line).await;
                     self.line = line;
                     result?;
@@ -156,6 +188,7 @@ impl Session {
             return Ok(());
         }
         let result = self.stream.write_all(&self.out).await;
+        self.bytes_out += self.out.len() as u64;
         self.out.clear();
         if self.out.capacity() > KEEP_OUT {
             self.out = Vec::new();
@@ -168,16 +201,25 @@ impl Session {
         let buf = self.input.read_buffer(want);
         tokio::select! {
             read = self.stream.read_into(buf) => match read {
-                Ok(0) | Err(_) => Err(Close),
-                Ok(_) => Ok(()),
+                Ok(0) => Err(Close),
+                Err(_) => {
+                    self.ended = "connection error";
+                    Err(Close)
+                }
+                Ok(n) => {
+                    self.bytes_in += n as u64;
+                    Ok(())
+                }
             },
             _ = self.shutdown.changed() => {
                 self.reply(reply::SHUTTING_DOWN);
+                self.ended = "server shutdown";
                 Err(Close)
             }
             // RFC 5321 4.5.3.2.7: the server waits at least 5 minutes by default.
             _ = tokio::time::sleep(self.idle) => {
                 self.reply(reply::IDLE_TIMEOUT);
+                self.ended = "idle timeout";
                 Err(Close)
             }
         }
@@ -192,6 +234,7 @@ impl Session {
         self.bad_commands += 1;
         if self.bad_commands >= MAX_BAD_COMMANDS {
             self.reply(reply::TOO_MANY_ERRORS);
+            self.ended = "too many bad commands";
             return Err(Close);
         }
         Ok(())
@@ -263,6 +306,7 @@ impl Session {
             }
             Request::Quit => {
                 self.reply(reply::BYE);
+                self.ended = "quit";
                 Err(Close)
             }
             Request::Lhlo { .. } => self.refuse(reply::UNRECOGNIZED),

@@ -150,6 +150,7 @@ async fn attempt_entry(ctx: &Context, mut entry: QueueEntry) -> Result<(), Store
         let pending: Vec<String> = entry.pending().map(|r| r.address.clone()).collect();
         let (outcomes, remote) = attempt(ctx, &message, &entry.domain, &pending, &body).await;
         record(ctx, &mut entry, &pending, &outcomes, remote.as_deref());
+        log_attempt(&entry, &outcomes, remote.as_deref());
         entry.attempts += 1;
         entry.last_attempt = Some(now);
     }
@@ -176,6 +177,22 @@ async fn attempt_entry(ctx: &Context, mut entry: QueueEntry) -> Result<(), Store
 pub fn retry_delay(schedule: &[u64], attempts: u32) -> u64 {
     let step = (attempts.max(1) - 1) as usize;
     schedule.get(step).or(schedule.last()).copied().unwrap_or(60)
+}
+
+/// One info line per delivery attempt: where, to how many, what came of it.
+fn log_attempt(entry: &QueueEntry, outcomes: &[Outcome], remote: Option<&str>) {
+    let count = |want: fn(&Outcome) -> bool| outcomes.iter().filter(|o| want(o)).count();
+    tracing::info!(
+        queue_id = %entry.message,
+        domain = %entry.domain,
+        remote = remote.unwrap_or("-"),
+        attempt = entry.attempts + 1,
+        recipients = outcomes.len(),
+        delivered = count(|o| matches!(o, Outcome::Delivered)),
+        failed = count(|o| matches!(o, Outcome::Failed { .. })),
+        deferred = count(|o| matches!(o, Outcome::Retry { .. })),
+        "outbound attempt"
+    );
 }
 
 /// Writes the attempt's outcomes into the entry's recipients.
