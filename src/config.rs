@@ -128,8 +128,12 @@ pub struct AuthConfig {
 pub struct PublicConfig {
     /// Defaults to `hostname`.
     pub host: Option<String>,
+    /// Implicit TLS (RFC 8314), as autoconfig, autodiscover and mobileconfig say.
     pub imap_port: u16,
+    /// Submission with STARTTLS (RFC 6409).
     pub smtp_port: u16,
+    /// The provider name mail clients show for an account set up from here.
+    pub display_name: String,
 }
 
 impl Default for Config {
@@ -231,6 +235,7 @@ impl Default for PublicConfig {
             host: None,
             imap_port: 993,
             smtp_port: 587,
+            display_name: "mailroom".into(),
         }
     }
 }
@@ -349,6 +354,13 @@ impl Config {
         }
         if a.throttle_max_delay_ms > 60_000 {
             return Err(err("auth.throttle_max_delay_ms", "at most 60000 (one minute)".into()));
+        }
+        let name = &self.public.display_name;
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(err(
+                "public.display_name",
+                "1 to 64 characters, no control characters".into(),
+            ));
         }
         self.delivery
             .validate()

@@ -145,7 +145,7 @@ fn view<'a>(ctx: &'a Context, inbox: &'a Inbox, shown: Shown<'a>) -> InboxView<'
 }
 
 /// The inbox `id` if it exists for this key (another tenant's is a 404).
-fn visible(call: &Call<'_>, id: &str) -> Result<Inbox, ApiError> {
+pub fn visible(call: &Call<'_>, id: &str) -> Result<Inbox, ApiError> {
     parse_uuid(id)
         .map(|id| call.ctx.store.inbox(id))
         .transpose()?

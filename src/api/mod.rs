@@ -12,6 +12,7 @@ mod keys;
 mod metrics;
 mod pagination;
 mod queue;
+mod setup;
 mod tenants;
 mod validate;
 mod workspaces;
@@ -134,6 +135,11 @@ enum Resource<'a> {
     InboxPassword(&'a str),
     InboxKeys(&'a str),
     InboxKey(&'a str, &'a str),
+    InboxMobileconfig(&'a str),
+    /// Thunderbird autoconfig at the domain's own host, and at `autoconfig.<domain>`.
+    AutoconfigWellKnown,
+    Autoconfig,
+    Autodiscover,
     /// Operator views of the outbound queue and DKIM records (not in API.md).
     AdminQueue,
     AdminDkim(&'a str),
@@ -162,6 +168,11 @@ fn route(path: &str) -> Option<Resource<'_>> {
         ["v1", "inboxes", id, "password"] => InboxPassword(id),
         ["v1", "inboxes", id, "keys"] => InboxKeys(id),
         ["v1", "inboxes", id, "keys", key] => InboxKey(id, key),
+        ["v1", "inboxes", id, "mobileconfig"] => InboxMobileconfig(id),
+        [".well-known", "autoconfig", "mail", "config-v1.1.xml"] => AutoconfigWellKnown,
+        ["mail", "config-v1.1.xml"] => Autoconfig,
+        // Outlook capitalises the path as it likes.
+        [a, b] if a.eq_ignore_ascii_case("autodiscover") && b.eq_ignore_ascii_case("autodiscover.xml") => Autodiscover,
         ["v1", "admin", "queue"] => AdminQueue,
         ["v1", "admin", "dkim", domain] => AdminDkim(domain),
         _ => return None,
@@ -187,6 +198,10 @@ impl Resource<'_> {
             InboxPassword(_) => "/v1/inboxes/{id}/password",
             InboxKeys(_) => "/v1/inboxes/{id}/keys",
             InboxKey(..) => "/v1/inboxes/{id}/keys/{keyId}",
+            InboxMobileconfig(_) => "/v1/inboxes/{id}/mobileconfig",
+            AutoconfigWellKnown => "/.well-known/autoconfig/mail/config-v1.1.xml",
+            Autoconfig => "/mail/config-v1.1.xml",
+            Autodiscover => "/autodiscover/autodiscover.xml",
             AdminQueue => "/v1/admin/queue",
             AdminDkim(_) => "/v1/admin/dkim/{domain}",
         }
@@ -197,6 +212,8 @@ impl Resource<'_> {
         use Resource::*;
         match self {
             Healthz | Metrics | Me | AdminQueue | AdminDkim(_) => "GET",
+            InboxMobileconfig(_) | AutoconfigWellKnown | Autoconfig => "GET",
+            Autodiscover => "POST",
             Tenants | Workspaces | WorkspaceKeys(_) | Inboxes | InboxKeys(_) => "GET, POST",
             Tenant(_) | WorkspaceKey(..) | InboxKey(..) => "DELETE",
             Workspace(_) => "GET, DELETE",
@@ -210,6 +227,7 @@ impl Resource<'_> {
         match (self, method) {
             (Resource::Inboxes, &Method::GET) => &["limit", "offset", "workspaceId"],
             (Resource::Inboxes, &Method::POST) => &["strict"],
+            (Resource::InboxMobileconfig(_), _) => &[],
             (_, &Method::GET) => &["limit", "offset"],
             _ => &[],
         }
@@ -323,6 +341,9 @@ async fn dispatch(
     }
     match resource {
         Healthz => return metrics::healthz(ctx),
+        // Client setup needs no key (API.md part 2 section 0).
+        AutoconfigWellKnown | Autoconfig => return setup::autoconfig(ctx, parts),
+        Autodiscover => return setup::autodiscover(ctx, parts, body).await,
         Metrics if !ctx.config.api.metrics_require_auth => return metrics::render(ctx),
         _ => {}
     }
@@ -370,6 +391,8 @@ async fn dispatch(
         (InboxKeys(id), &Method::POST) => keys::create_inbox_key(&mut call, id).await,
         (InboxKeys(id), _) => keys::list_inbox_keys(&call, id),
         (InboxKey(id, key), _) => keys::revoke_inbox_key(&call, id, key).await,
+        (InboxMobileconfig(id), _) => setup::mobileconfig(&call, id),
+        (AutoconfigWellKnown | Autoconfig | Autodiscover, _) => Err(ApiError::bug("client setup routed late")),
         (AdminQueue, _) => queue::report(&call),
         (AdminDkim(domain), _) => queue::dkim(&call, domain).await,
         (Healthz, _) => metrics::healthz(ctx),
